@@ -1,0 +1,1 @@
+"""reprolab: the library behind the DVC pipeline in dvc.yaml (see README.md)."""

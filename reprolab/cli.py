@@ -1,0 +1,33 @@
+"""What every stage entry point shares: arguments, params check, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from reprolab import params as params_module
+from reprolab import tasks
+from reprolab.io import UserError
+from reprolab.params import Params
+from reprolab.tasks.base import Task
+
+
+def guarded(where: str, work: Callable[[], None]) -> None:
+    """Run `work`; a UserError ends the process with one line on stderr and exit status 1."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        work()
+    except UserError as err:
+        print(f"error: {where}: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run(stage: Callable[[Task, Params], None]) -> None:
+    """Entry point of a per-task stage: `python -m stages.NAME TASK`."""
+    name = stage.__module__.rsplit(".", 1)[-1]
+    parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=stage.__doc__)
+    parser.add_argument("task", help=f"one of: {', '.join(tasks.TASKS)}")
+    args = parser.parse_args()
+    guarded(f"{name}@{args.task}", lambda: stage(tasks.get(args.task), params_module.load()))

@@ -1,0 +1,1 @@
+"""Feature transforms, each fit on the training split only."""

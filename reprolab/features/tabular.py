@@ -1,0 +1,62 @@
+"""Standardize numeric columns and one-hot encode categorical ones, fit on training rows.
+
+A category seen only in validation or test rows encodes as all zeros in its
+block (the model knows nothing of it) and is counted, so reports can say how
+often that happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TabularEncoder:
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]  # 1.0 where not standardizing, or where a column is constant
+    categories: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def fit(
+        cls, rows: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...], *, standardize: bool
+    ) -> TabularEncoder:
+        values = rows[list(numeric)].to_numpy(np.float64)
+        if standardize and len(rows):
+            mean = values.mean(axis=0)
+            std = values.std(axis=0)
+            scale = np.where(std > 0, std, 1.0)
+        else:
+            mean, scale = np.zeros(len(numeric)), np.ones(len(numeric))
+        return cls(
+            numeric=tuple(numeric),
+            categorical=tuple(categorical),
+            mean=tuple(float(m) for m in mean),
+            scale=tuple(float(s) for s in scale),
+            categories={c: tuple(sorted(rows[c].astype(str).unique())) for c in categorical},
+        )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*self.numeric, *(f"{c}={v}" for c in self.categorical for v in self.categories[c])]
+
+    def transform(self, rows: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+        """Return the float32 feature matrix and, per categorical column, how many rows were unseen."""
+        numeric = (rows[list(self.numeric)].to_numpy(np.float64) - self.mean) / self.scale
+        blocks, unseen = [numeric.astype(np.float32)], {}
+        for column in self.categorical:
+            known = pd.CategoricalDtype(self.categories[column])
+            codes = rows[column].astype(str).astype(known).cat.codes.to_numpy()
+            block = np.zeros((len(rows), len(known.categories)), np.float32)
+            seen = codes >= 0
+            block[np.flatnonzero(seen), codes[seen]] = 1.0
+            blocks.append(block)
+            unseen[column] = int((~seen).sum())
+        return np.concatenate(blocks, axis=1), unseen
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,52 @@
+"""Metrics by task kind: pure functions of labels, predictions and scores."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+DIGITS = 6  # rounded so that `dvc metrics diff` reads well; runs are deterministic anyway
+
+
+def _round(value: float) -> float:
+    return round(float(value), DIGITS)
+
+
+def binary(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    both = len(np.unique(y_true)) == 2
+    return {
+        "accuracy": _round(skm.accuracy_score(y_true, y_pred)),
+        "precision": _round(skm.precision_score(y_true, y_pred, zero_division=0)),
+        "recall": _round(skm.recall_score(y_true, y_pred, zero_division=0)),
+        "f1": _round(skm.f1_score(y_true, y_pred, zero_division=0)),
+        # ROC-AUC is undefined when the split holds one class only
+        "roc_auc": _round(skm.roc_auc_score(y_true, score)) if both else None,
+    }
+
+
+def multiclass(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict:
+    labels = np.arange(len(classes))
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
+    rows = matrix.sum(axis=1)
+    return {
+        "accuracy": _round(skm.accuracy_score(y_true, y_pred)),
+        "macro_f1": _round(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class_accuracy": {
+            name: _round(matrix[i, i] / rows[i]) if rows[i] else None for i, name in enumerate(classes)
+        },
+    }
+
+
+def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    mse = skm.mean_squared_error(y_true, y_pred)
+    return {
+        "mse": _round(mse),
+        "rmse": _round(np.sqrt(mse)),
+        "mae": _round(skm.mean_absolute_error(y_true, y_pred)),
+        "r2": _round(skm.r2_score(y_true, y_pred)),
+    }
+
+
+def roc_points(y_true: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
+    fpr, tpr, threshold = skm.roc_curve(y_true, score)
+    return {"fpr": fpr, "tpr": tpr, "threshold": np.clip(threshold, 0.0, 1.0)}

@@ -1,0 +1,156 @@
+"""The schema of params.yaml, checked at the start of every stage before any work.
+
+An unknown key (a typo, or one added with `dvc exp run -S +key=...`), a wrong
+type or an out-of-range value ends in one line naming the key and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from reprolab.io import UserError
+
+PARAMS_FILE = "params.yaml"
+
+
+class StrictModel(BaseModel):
+    """No unknown keys, no silent type coercion (an int is still a valid float)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class TrainParams(StrictModel):
+    epochs: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=0, description="0 means the whole training split")]
+    lr: Annotated[float, Field(gt=0.0)]
+    optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"]
+    momentum: Fraction
+    weight_decay: Annotated[float, Field(ge=0.0)]
+    scheduler: Literal["none", "cosine", "step"]
+    step_size: Annotated[int, Field(ge=1, description="epochs between decays (step scheduler)")]
+    gamma: Annotated[float, Field(gt=0.0, le=1.0, description="decay factor (step scheduler)")]
+    patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
+
+
+# The same keys, each optional: a task's `train:` block overrides only what it names.
+TrainOverrides = create_model(
+    "TrainOverrides",
+    __base__=StrictModel,
+    **{
+        name: (Optional[Annotated[field.annotation, *field.metadata]], None)  # noqa: UP045
+        if field.metadata
+        else (Optional[field.annotation], None)  # noqa: UP045
+        for name, field in TrainParams.model_fields.items()
+    },
+)
+
+
+class SplitParams(StrictModel):
+    val: Annotated[float, Field(gt=0.0, lt=1.0)]
+    test: Fraction
+    random_state: Annotated[int, Field(ge=0)]
+    stratify: bool = False
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_rows(self) -> SplitParams:
+        if self.val + self.test >= 1.0:
+            raise ValueError("val + test must be below 1")
+        return self
+
+
+class FeatureParams(StrictModel):
+    standardize: bool = True
+    drop: list[str] = Field(default_factory=list, description="feature columns left out")
+
+
+class ModelParams(StrictModel):
+    name: Literal["linear", "mlp"]
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    activation: Literal["relu", "sigmoid", "tanh"] = "relu"
+    dropout: Fraction = 0.0
+
+
+class NoSource(StrictModel):
+    """For tasks whose source is fixed by the task module (URL and checksum)."""
+
+
+def task_params_model(name: str, source: type[StrictModel]) -> type[StrictModel]:
+    return create_model(
+        f"{name}Params",
+        __base__=StrictModel,
+        source=(source, ...),
+        split=(SplitParams, ...),
+        features=(FeatureParams, ...),
+        model=(ModelParams, ...),
+        train=(TrainOverrides, ...),
+    )
+
+
+class Params(StrictModel):
+    seed: Annotated[int, Field(ge=0)]
+    device: Literal["auto", "cpu", "cuda", "mps"]
+    train: TrainParams
+    tasks: Any  # replaced below by a model with one field per registered task
+
+    def task(self, name: str) -> Any:
+        return getattr(self.tasks, name)
+
+    def train_for(self, name: str) -> TrainParams:
+        """The global train defaults with the task's own `train:` keys on top."""
+        overrides = self.task(name).train.model_dump(exclude_none=True)
+        return TrainParams(**{**self.train.model_dump(), **overrides})
+
+
+def _schema() -> type[Params]:
+    from reprolab.tasks import TASKS  # the task modules declare their own source schema
+
+    tasks = create_model(
+        "Tasks",
+        __base__=StrictModel,
+        **{name: (task_params_model(name, task.source_params), ...) for name, task in TASKS.items()},
+    )
+    return create_model("CheckedParams", __base__=Params, tasks=(tasks, ...))
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: missing"
+    reason = error["msg"].removeprefix("Value error, ")
+    if error["type"] not in ("value_error",) and not isinstance(error["input"], dict):
+        reason += f" (got {error['input']!r})"
+    return f"{key}: {reason}" if key else reason
+
+
+def validate(data: Any, source: str = PARAMS_FILE) -> Params:
+    try:
+        params = _schema().model_validate(data)
+    except ValidationError as err:
+        raise UserError(f"{source}: " + "; ".join(_describe(e) for e in err.errors())) from None
+    from reprolab.tasks import TASKS
+
+    for name, task in TASKS.items():
+        if task.predefined_test and params.task(name).split.test > 0:
+            raise UserError(
+                f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file"
+            )
+    return params
+
+
+def load(path: str | Path = PARAMS_FILE) -> Params:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run from the repository root)") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    return validate(data, str(path))

@@ -1,0 +1,64 @@
+"""Matplotlib figures of what dvc.yaml's plots show, for readers without DVC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PNG = {"dpi": 100, "metadata": {"Software": None}}
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, **PNG)
+    plt.close(fig)
+
+
+def curves(history: dict[str, pd.DataFrame], path: Path, title: str) -> None:
+    """history: {"loss": frame with step, train, val columns, "acc": ...}."""
+    fig, axes = plt.subplots(1, len(history), figsize=(5 * len(history), 3.5), squeeze=False)
+    for ax, (name, frame) in zip(axes[0], history.items(), strict=True):
+        for split in ("train", "val"):
+            ax.plot(frame["step"] + 1, frame[split], label=split)
+        ax.set(xlabel="epoch", ylabel=name, title=f"{title}: {name}")
+        ax.legend()
+    _save(fig, path)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...], path: Path, title: str) -> None:
+    n = len(classes)
+    matrix = np.zeros((n, n), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", color="black" if count < matrix.max() / 2 else "white")
+    ax.set(xticks=range(n), yticks=range(n), xticklabels=classes, yticklabels=classes)
+    ax.set(xlabel="predicted", ylabel="actual", title=title)
+    _save(fig, path)
+
+
+def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float | None, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(fpr, tpr, label=f"AUC {auc:.4f}" if auc is not None else None)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    if auc is not None:
+        ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(actual, predicted, s=12)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    ax.plot([low, high], [low, high], linestyle="--", color="grey")
+    ax.set(xlabel="actual", ylabel="predicted", title=title)
+    _save(fig, path)

@@ -1,0 +1,32 @@
+"""Seeding, device choice and the settings that make a run repeatable."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from reprolab.io import UserError
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return a generator for shuffles."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` takes CUDA, then MPS, then the CPU; a device asked for by name must exist."""
+    cuda = torch.cuda.is_available()
+    mps = torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise UserError(f"params.yaml: device: {name} is not available here (use auto or cpu)")
+    return torch.device(name)

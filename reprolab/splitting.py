@@ -1,0 +1,31 @@
+"""Seeded train/validation/test splits of a task's rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from reprolab.params import SplitParams
+from reprolab.tasks.base import TARGET
+
+
+def _take(rows: pd.DataFrame, fraction: float, p: SplitParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rest, taken = train_test_split(
+        rows, test_size=fraction, random_state=p.random_state, stratify=rows[TARGET] if p.stratify else None
+    )
+    return rest, taken
+
+
+def split_rows(tables: dict[str, pd.DataFrame], p: SplitParams) -> dict[str, pd.DataFrame]:
+    """{"all": rows} -> train/val/test by the fractions of all rows; {"train", "test"}
+    -> val taken from train (`p.test` is then 0). Each part is sorted by row id;
+    a part with no rows (test fraction 0) is left out."""
+    if "all" in tables:
+        rows, test = tables["all"], None
+        if p.test > 0:
+            rows, test = _take(rows, p.test, p)
+        train, val = _take(rows, p.val / (1.0 - p.test), p)
+    else:
+        (train, val), test = _take(tables["train"], p.val, p), tables["test"]
+    parts = {"train": train, "val": val, "test": test}
+    return {name: rows.sort_index() for name, rows in parts.items() if rows is not None}

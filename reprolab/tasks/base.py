@@ -1,0 +1,72 @@
+"""What a task declares; everything else (split, features, loop, reports) is shared."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from reprolab.io import UserError
+from reprolab.params import NoSource, StrictModel
+from reprolab.sources import Source, fetch
+
+Kind = Literal["binary", "multiclass", "regression"]
+TARGET = "target"
+
+# (test rows with the task's `extras` columns, true labels, predicted labels, scores)
+# -> (extra metrics, extra tables written beside the plots)
+Report = Callable[[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray], tuple[dict, dict[str, pd.DataFrame]]]
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    kind: Kind
+    # Reads the raw directory into tables of feature columns, TARGET and extras, indexed by
+    # row id: {"all": rows} to be split three ways, or {"train": ..., "test": ...}.
+    read: Callable[[Path], dict[str, pd.DataFrame]]
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()  # names of the class indices in TARGET
+    extras: tuple[str, ...] = ()  # columns kept for `report`, not used as features
+    sources: tuple[Source, ...] = ()
+    source_params: type[StrictModel] = NoSource
+    # Writes the raw files; by default fetches `sources`. Takes tasks.<name>.source.
+    generate: Callable[[Any, Path], None] | None = None
+    report: Report | None = None
+    predefined_test: bool = False  # `read` returns {"train", "test"} rather than {"all"}
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    def download(self, source_params: Any, raw_dir: Path) -> dict[str, str]:
+        """Write the raw files into raw_dir; return {file name: sha256} for those fetched."""
+        if self.generate is not None:
+            self.generate(source_params, raw_dir)
+            return {}
+        return {source.filename: fetch(source, raw_dir) for source in self.sources}
+
+
+def read_csv(path: Path, columns: tuple[str, ...], *, header: bool) -> pd.DataFrame:
+    """Read a CSV that must have exactly `columns`; a wrong count is an error naming the file."""
+    try:
+        frame = pd.read_csv(
+            path, header=0 if header else None, skipinitialspace=True
+        )
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run: dvc repro download)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a valid CSV: {' '.join(str(err).split())}") from None
+    if frame.shape[1] != len(columns):
+        raise UserError(f"{path}: expected {len(columns)} columns, found {frame.shape[1]}")
+    frame.columns = list(columns)
+    missing = frame.isna().any(axis=1).to_numpy()
+    if missing.any():
+        line = int(missing.argmax()) + 1 + int(header)
+        raise UserError(f"{path}: line {line}: expected {len(columns)} values")
+    return frame

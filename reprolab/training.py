@@ -1,0 +1,187 @@
+"""The training loop, shared by every task: it branches on the task's kind, never its name.
+
+Batches come from tensors held in memory: one shuffled copy of the training
+split per epoch, then contiguous slices of it (no per-sample collate).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from reprolab.io import UserError
+from reprolab.params import TrainParams
+from reprolab.sources import quiet
+
+LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "binary": nn.BCEWithLogitsLoss,
+    "multiclass": nn.CrossEntropyLoss,
+    "regression": nn.MSELoss,
+}
+EVAL_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class Split:
+    x: Tensor
+    y: Tensor  # class indices (multiclass), 0./1. (binary) or values (regression)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+def n_outputs(kind: str, n_classes: int) -> int:
+    return n_classes if kind == "multiclass" else 1
+
+
+def forward(model: nn.Module, x: Tensor, kind: str) -> Tensor:
+    out = model(x)
+    return out if kind == "multiclass" else out.squeeze(-1)
+
+
+def predict(out: Tensor, kind: str) -> tuple[Tensor, Tensor]:
+    """(prediction, score): class and probability of class 1 (binary), class and
+    class probabilities (multiclass), or the value twice (regression)."""
+    if kind == "binary":
+        return (out > 0).long(), torch.sigmoid(out)
+    if kind == "multiclass":
+        return out.argmax(dim=1), out.softmax(dim=1)
+    return out, out
+
+
+def correct(out: Tensor, y: Tensor, kind: str) -> Tensor:
+    return (predict(out, kind)[0] == y.long()).sum()
+
+
+@torch.no_grad()
+def outputs(model: nn.Module, x: Tensor, kind: str) -> Tensor:
+    model.eval()
+    return torch.cat([forward(model, x[i : i + EVAL_BATCH], kind) for i in range(0, len(x), EVAL_BATCH)])
+
+
+def make_optimizer(parameters, cfg: TrainParams) -> torch.optim.Optimizer:
+    common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(parameters, **common)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(parameters, momentum=cfg.momentum, **common)
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(parameters, **common)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, momentum=cfg.momentum, **common)
+    return torch.optim.Adam(parameters, **common)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams):
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    return None
+
+
+def batches(data: Split, batch_size: int, generator: torch.Generator) -> Iterator[Split]:
+    """Shuffled batches; batch_size 0 is the whole split, unshuffled (full-batch descent)."""
+    if batch_size == 0 or batch_size >= len(data):
+        yield data
+        return
+    order = torch.randperm(len(data), generator=generator).to(data.x.device)
+    x, y = data.x[order], data.y[order]
+    for start in range(0, len(data), batch_size):
+        yield Split(x[start : start + batch_size], y[start : start + batch_size])
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float
+    train_acc: float | None  # None for regression
+    val_acc: float | None
+    lr: float
+
+
+@dataclass
+class FitResult:
+    history: list[Epoch] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+def _check_finite(value: float, what: str, epoch: int, lr: float) -> float:
+    if not math.isfinite(value):
+        raise UserError(f"training diverged: {what} is {value} at epoch {epoch} (lr {lr}: try a smaller train.lr)")
+    return value
+
+
+def fit(
+    model: nn.Module,
+    kind: str,
+    train: Split,
+    val: Split,
+    cfg: TrainParams,
+    generator: torch.Generator,
+    on_epoch: Callable[[Epoch], None] = lambda epoch: None,
+) -> FitResult:
+    """Train `model` in place. With patience > 0, stop once validation loss has not
+    improved for that many epochs and restore the weights of the best epoch."""
+    loss_fn = LOSSES[kind]()
+    optimizer = make_optimizer(model.parameters(), cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+    classify = kind != "regression"
+    result, best_loss, best_state = FitResult(), math.inf, None
+
+    for epoch in tqdm(range(1, cfg.epochs + 1), desc="epochs", disable=quiet()):
+        model.train()
+        lr = optimizer.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), device=train.x.device)
+        hits = torch.zeros((), dtype=torch.long, device=train.x.device)
+        for batch in batches(train, cfg.batch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            out = forward(model, batch.x, kind)
+            loss = loss_fn(out, batch.y)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(batch)
+            if classify:
+                hits += correct(out.detach(), batch.y, kind)
+        if scheduler is not None:
+            scheduler.step()
+
+        val_out = outputs(model, val.x, kind)
+        record = Epoch(
+            epoch=epoch,
+            train_loss=_check_finite(loss_sum.item() / len(train), "the training loss", epoch, lr),
+            val_loss=_check_finite(loss_fn(val_out, val.y).item(), "the validation loss", epoch, lr),
+            train_acc=hits.item() / len(train) if classify else None,
+            val_acc=correct(val_out, val.y, kind).item() / len(val) if classify else None,
+            lr=lr,
+        )
+        result.history.append(record)
+        on_epoch(record)
+        if record.val_loss < best_loss:
+            best_loss, result.best_epoch = record.val_loss, epoch
+            if cfg.patience:
+                best_state = copy.deepcopy(model.state_dict())
+        elif cfg.patience and epoch - result.best_epoch >= cfg.patience:
+            result.stopped_early = True
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def load_split(path) -> tuple[Split, Tensor]:
+    """A split written by the featurize stage: (features and targets, row ids)."""
+    tensors = torch.load(path, weights_only=True)
+    return Split(tensors["x"], tensors["y"]), tensors["id"]

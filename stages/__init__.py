@@ -1,0 +1,1 @@
+"""One thin entry point per DVC stage (see dvc.yaml): parse, load params, call the library."""

@@ -1,0 +1,19 @@
+"""Fetch (or generate) a task's raw files, verified against their pinned checksums."""
+
+from __future__ import annotations
+
+from reprolab import paths
+from reprolab.cli import run
+from reprolab.io import atomic_path
+from reprolab.params import Params
+from reprolab.tasks.base import Task
+
+
+def download(task: Task, params: Params) -> None:
+    with atomic_path(paths.raw(task.name)) as raw:
+        raw.mkdir()
+        task.download(params.task(task.name).source, raw)
+
+
+if __name__ == "__main__":
+    run(download)
