@@ -5,22 +5,25 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-DIGITS = 6  # rounded so that `dvc metrics diff` reads well; runs are deterministic anyway
+DIGITS = 6
 
 
-def _round(value: float) -> float:
-    return round(float(value), DIGITS)
+def rounded(value):
+    """Floats in nested dicts rounded, so that `dvc metrics diff` reads well."""
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    return round(float(value), DIGITS) if isinstance(value, float | np.floating) else value
 
 
 def binary(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
     both = len(np.unique(y_true)) == 2
     return {
-        "accuracy": _round(skm.accuracy_score(y_true, y_pred)),
-        "precision": _round(skm.precision_score(y_true, y_pred, zero_division=0)),
-        "recall": _round(skm.recall_score(y_true, y_pred, zero_division=0)),
-        "f1": _round(skm.f1_score(y_true, y_pred, zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "precision": float(skm.precision_score(y_true, y_pred, zero_division=0)),
+        "recall": float(skm.recall_score(y_true, y_pred, zero_division=0)),
+        "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
         # ROC-AUC is undefined when the split holds one class only
-        "roc_auc": _round(skm.roc_auc_score(y_true, score)) if both else None,
+        "roc_auc": float(skm.roc_auc_score(y_true, score)) if both else None,
     }
 
 
@@ -29,10 +32,10 @@ def multiclass(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...])
     matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     rows = matrix.sum(axis=1)
     return {
-        "accuracy": _round(skm.accuracy_score(y_true, y_pred)),
-        "macro_f1": _round(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+        "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "per_class_accuracy": {
-            name: _round(matrix[i, i] / rows[i]) if rows[i] else None for i, name in enumerate(classes)
+            name: float(matrix[i, i] / rows[i]) if rows[i] else None for i, name in enumerate(classes)
         },
     }
 
@@ -40,10 +43,10 @@ def multiclass(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...])
 def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     mse = skm.mean_squared_error(y_true, y_pred)
     return {
-        "mse": _round(mse),
-        "rmse": _round(np.sqrt(mse)),
-        "mae": _round(skm.mean_absolute_error(y_true, y_pred)),
-        "r2": _round(skm.r2_score(y_true, y_pred)),
+        "mse": float(mse),
+        "rmse": float(np.sqrt(mse)),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "r2": float(skm.r2_score(y_true, y_pred)),
     }
 
 

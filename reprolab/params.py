@@ -140,9 +140,7 @@ def validate(data: Any, source: str = PARAMS_FILE) -> Params:
 
     for name, task in TASKS.items():
         if task.predefined_test and params.task(name).split.test > 0:
-            raise UserError(
-                f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file"
-            )
+            raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
     return params
 
 

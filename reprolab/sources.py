@@ -54,10 +54,7 @@ def verify(source: Source, path: Path, origin: str) -> str:
     if source.sha256 is None:
         log.warning("%s has no pinned checksum; sha256 seen: %s", source.filename, seen)
     elif seen != source.sha256:
-        raise UserError(
-            f"{source.filename} from {origin}: checksum mismatch "
-            f"(sha256 {seen}, expected {source.sha256})"
-        )
+        raise UserError(f"{source.filename} from {origin}: checksum mismatch (sha256 {seen}, expected {source.sha256})")
     return seen
 
 
@@ -77,10 +74,16 @@ def _download(url: str, dest: Path, timeout: float) -> None:
             raise UserError(f"{url}: HTTP {response.status_code}")
         expected = int(response.headers.get("Content-Length", -1))
         received = 0
-        with dest.open("wb") as f, tqdm(
-            total=expected if expected >= 0 else None,
-            unit="B", unit_scale=True, desc=dest.name, disable=quiet(),
-        ) as bar:
+        with (
+            dest.open("wb") as f,
+            tqdm(
+                total=expected if expected >= 0 else None,
+                unit="B",
+                unit_scale=True,
+                desc=dest.name,
+                disable=quiet(),
+            ) as bar,
+        ):
             try:
                 for block in response.raw.stream(CHUNK, decode_content=True):
                     f.write(block)

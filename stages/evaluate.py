@@ -44,7 +44,7 @@ def evaluate(task: Task, params: Params) -> None:
     classes = tuple(meta["classes"])
 
     results: dict = {}
-    for split in meta["rows"]:  # train, val and, where there is one, test
+    for split in (s for s in paths.SPLITS if s in meta["rows"]):  # test last, where there is one
         data, ids = load_split(paths.features(task.name) / f"{split}.pt")
         y = data.y.numpy()
         pred, score = (t.numpy() for t in predict(outputs(model, data.x, task.kind), task.kind))
@@ -79,7 +79,7 @@ def evaluate(task: Task, params: Params) -> None:
             results[final].update(extra)
             for name, table in tables.items():
                 table.to_csv(plots / f"{name}.csv", index=False, float_format="%.6g")
-    write_json(paths.metrics(task.name), results)
+    write_json(paths.metrics(task.name), metrics.rounded(results))
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import torch
-from dvclive import Live
 
+from dvclive import Live
 from reprolab import paths
 from reprolab.cli import run
 from reprolab.io import atomic_path, read_json
@@ -40,7 +40,12 @@ def train(task: Task, params: Params) -> None:
     try:
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
-                model, task.kind, train_split.to(device), val_split.to(device), cfg, generator,
+                model,
+                task.kind,
+                train_split.to(device),
+                val_split.to(device),
+                cfg,
+                generator,
                 on_epoch=lambda epoch: log_epoch(live, epoch),
             )
             live.summary.update(

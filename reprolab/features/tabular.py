@@ -49,9 +49,9 @@ class TabularEncoder:
         numeric = (rows[list(self.numeric)].to_numpy(np.float64) - self.mean) / self.scale
         blocks, unseen = [numeric.astype(np.float32)], {}
         for column in self.categorical:
-            known = pd.CategoricalDtype(self.categories[column])
-            codes = rows[column].astype(str).astype(known).cat.codes.to_numpy()
-            block = np.zeros((len(rows), len(known.categories)), np.float32)
+            known = pd.Index(self.categories[column])
+            codes = known.get_indexer(rows[column].astype(str))  # -1 where unseen
+            block = np.zeros((len(rows), len(known)), np.float32)
             seen = codes >= 0
             block[np.flatnonzero(seen), codes[seen]] = 1.0
             blocks.append(block)

@@ -55,9 +55,7 @@ class Task:
 def read_csv(path: Path, columns: tuple[str, ...], *, header: bool) -> pd.DataFrame:
     """Read a CSV that must have exactly `columns`; a wrong count is an error naming the file."""
     try:
-        frame = pd.read_csv(
-            path, header=0 if header else None, skipinitialspace=True
-        )
+        frame = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run: dvc repro download)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:

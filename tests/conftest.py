@@ -1,0 +1,96 @@
+"""Shared fixtures: fixture data, a local HTTP server, pinned checksums of the fixtures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from reprolab import sources, tasks
+from reprolab.sources import sha256_of
+from tests import fixtures
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ["DVC_NO_ANALYTICS"] = "1"
+
+
+class FileServer:
+    """Serves a directory on 127.0.0.1; can fail or cut responses on purpose."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.requests: list[str] = []
+        self.fail: dict[str, int] = {}  # file name -> how many requests answer HTTP 503
+        self.truncate: dict[str, int] = {}  # file name -> bytes sent (Content-Length stays whole)
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                name = self.path.lstrip("/")
+                server.requests.append(name)
+                if server.fail.get(name, 0) > 0:
+                    server.fail[name] -= 1
+                    self.send_error(503)
+                    return
+                if name in server.truncate:
+                    body = (server.directory / name).read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: server.truncate[name]])
+                    self.close_connection = True
+                    return
+                super().do_GET()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FileServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def mirror_dir(tmp_path_factory) -> Path:
+    return fixtures.mirror(tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture
+def server(tmp_path, mirror_dir) -> Iterator[FileServer]:
+    served = tmp_path / "served"
+    shutil.copytree(mirror_dir, served)
+    with FileServer(served) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def fixture_checksums(mirror_dir) -> dict[str, str]:
+    return {path.name: sha256_of(path) for path in mirror_dir.iterdir()}
+
+
+@pytest.fixture
+def pin_fixtures(monkeypatch, fixture_checksums) -> None:
+    """Pin the fixture files' checksums in place of the real ones, for this test only."""
+    for task in tasks.TASKS.values():
+        pinned = tuple(replace(s, sha256=fixture_checksums[s.filename]) for s in task.sources)
+        monkeypatch.setitem(tasks.TASKS, task.name, replace(task, sources=pinned))
+
+
+@pytest.fixture
+def offline(monkeypatch) -> None:
+    monkeypatch.delenv(sources.MIRROR_ENV, raising=False)

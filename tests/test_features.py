@@ -1,0 +1,66 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from reprolab.features.tabular import TabularEncoder
+from reprolab.params import SplitParams
+from reprolab.splitting import split_rows
+from reprolab.tasks.base import TARGET
+
+
+@pytest.fixture
+def rows() -> dict[str, pd.DataFrame]:
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "k": [5.0, 5.0, 5.0, 5.0], "c": ["x", "y", "x", "y"]})
+    test = pd.DataFrame({"a": [100.0, -50.0], "k": [7.0, 5.0], "c": ["x", "zz"]})
+    return {"train": train, "test": test}
+
+
+def test_statistics_come_from_the_training_rows_only(rows):
+    encoder = TabularEncoder.fit(rows["train"], ("a", "k"), ("c",), standardize=True)
+    assert encoder.mean == (2.5, 5.0)
+    assert encoder.scale[0] == pytest.approx(np.std([1, 2, 3, 4]))
+    assert encoder.scale[1] == 1.0  # a constant column is centred, not divided by zero
+    x, _ = encoder.transform(rows["test"])
+    assert x[0, 0] == pytest.approx((100.0 - 2.5) / np.std([1, 2, 3, 4]))
+    train_x, _ = encoder.transform(rows["train"])
+    assert train_x[:, 0].mean() == pytest.approx(0.0, abs=1e-6) and train_x[:, 0].std() == pytest.approx(1.0)
+
+
+def test_unseen_categories_encode_as_zeros_and_are_counted(rows):
+    encoder = TabularEncoder.fit(rows["train"], ("a",), ("c",), standardize=False)
+    assert encoder.feature_names == ["a", "c=x", "c=y"]
+    x, unseen = encoder.transform(rows["test"])
+    assert x.dtype == np.float32
+    assert x[:, 1:].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert unseen == {"c": 1}
+    assert x[0, 0] == 100.0  # standardize off: values pass through
+
+
+def frame(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"v": np.arange(n, dtype=float), TARGET: np.arange(n) % 2}, index=pd.RangeIndex(n, name="id"))
+
+
+def test_three_way_split_is_disjoint_seeded_and_sorted():
+    p = SplitParams(val=0.2, test=0.1, random_state=3)
+    parts = split_rows({"all": frame(100)}, p)
+    assert {k: len(v) for k, v in parts.items()} == {"train": 70, "val": 20, "test": 10}
+    ids = [set(v.index) for v in parts.values()]
+    assert set.union(*ids) == set(range(100)) and sum(map(len, ids)) == 100
+    assert all(v.index.is_monotonic_increasing for v in parts.values())
+    again = split_rows({"all": frame(100)}, p)
+    assert all(parts[k].index.equals(again[k].index) for k in parts)
+    other = split_rows({"all": frame(100)}, SplitParams(val=0.2, test=0.1, random_state=4))
+    assert not parts["val"].index.equals(other["val"].index)
+
+
+def test_no_test_fraction_means_no_test_split():
+    parts = split_rows({"all": frame(50)}, SplitParams(val=0.2, test=0.0, random_state=0))
+    assert set(parts) == {"train", "val"}
+
+
+def test_a_predefined_test_file_stays_whole():
+    parts = split_rows(
+        {"train": frame(100), "test": frame(30)}, SplitParams(val=0.3, test=0.0, random_state=34, stratify=True)
+    )
+    assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == (70, 30, 30)
+    assert parts["val"][TARGET].mean() == pytest.approx(0.5)

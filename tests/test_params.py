@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reprolab import params
+from reprolab.io import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def data() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def error(data) -> str:
+    with pytest.raises(UserError) as caught:
+        params.validate(data)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_repository_params_are_valid():
+    checked = params.load(ROOT / "params.yaml")
+    assert checked.device in ("auto", "cpu", "cuda", "mps")
+
+
+def test_task_overrides_win_over_defaults(data):
+    data["train"]["lr"] = 0.3
+    data["tasks"]["nslkdd"]["train"] = {"lr": 0.05}
+    data["tasks"]["advertising"]["train"] = {}
+    checked = params.validate(data)
+    assert checked.train_for("nslkdd").lr == 0.05
+    assert checked.train_for("advertising").lr == 0.3
+    assert checked.train_for("nslkdd").epochs == data["train"]["epochs"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("train", "lrr"), 0.5, "train.lrr: unknown key"),
+        (("surprise",), 1, "surprise: unknown key"),
+        (("tasks", "nslkdd", "train", "lrr"), 0.5, "tasks.nslkdd.train.lrr: unknown key"),
+        (("tasks", "nslkdd", "model", "hiden"), [3], "tasks.nslkdd.model.hiden: unknown key"),
+        (("train", "lr"), -1.0, "train.lr: Input should be greater than 0"),
+        (("train", "lr"), "fast", "train.lr: Input should be a valid number"),
+        (("train", "epochs"), 1.5, "train.epochs: Input should be a valid integer"),
+        (("train", "optimizer"), "lbfgs", "train.optimizer: Input should be 'sgd'"),
+        (("device",), "tpu", "device: Input should be 'auto'"),
+        (("tasks", "blobs", "split", "val"), 0.0, "tasks.blobs.split.val: Input should be greater than 0"),
+        (("tasks", "blobs", "source", "n_samples"), 2, "tasks.blobs.source.n_samples"),
+        (("tasks", "nslkdd", "train", "momentum"), 1.0, "tasks.nslkdd.train.momentum: Input should be less than 1"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_reason(data, path, value, expected):
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert expected in error(data)
+
+
+def test_a_missing_block_is_named(data):
+    del data["tasks"]["advertising"]["split"]
+    assert "tasks.advertising.split: missing" in error(data)
+
+
+def test_fractions_must_leave_training_rows(data):
+    data["tasks"]["advertising"]["split"].update(val=0.5, test=0.5)
+    assert "tasks.advertising.split: val + test must be below 1" in error(data)
+
+
+def test_a_task_with_its_own_test_file_takes_no_test_fraction(data):
+    data["tasks"]["nslkdd"]["split"]["test"] = 0.1
+    assert "tasks.nslkdd.split.test: must be 0" in error(data)
+
+
+def test_broken_yaml_is_one_line(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        params.load(bad)
