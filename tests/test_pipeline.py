@@ -1,0 +1,158 @@
+"""End to end: the real dvc.yaml, real `dvc` commands, a temporary git repository, and
+fixture files served over HTTP from 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprolab.tasks import TASKS
+from tests.conftest import ROOT
+
+OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
+ALL_STAGES = {"params"} | {f"{s}@{t}" for s in ("download", "split", "featurize", "train", "evaluate") for t in TASKS}
+
+
+def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=os.environ | {"CI": "true"})
+    if ok and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def ran(result: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", result.stdout))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, mirror_dir, fixture_checksums) -> Path:
+    """A copy of the project's source (no outputs) in a fresh git repository, with the
+    task modules' pinned checksums replaced by those of the fixture files."""
+    repo = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in listed:
+        if not name.startswith(OUTPUTS) and (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    for task in TASKS.values():
+        module = repo / "reprolab" / "tasks" / f"{task.name}.py"
+        text = module.read_text()
+        for source in task.sources:
+            text = text.replace(source.sha256, fixture_checksums[source.filename])
+        module.write_text(text)
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "config", "user.email", "ci@example.com")
+    sh(repo, "git", "config", "user.name", "CI")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "source")
+    return repo
+
+
+@pytest.fixture(scope="module", autouse=True)
+def environment(mirror_dir):
+    """dvc and python from this interpreter's environment; downloads from a local server."""
+    from tests.conftest import FileServer
+
+    saved = dict(os.environ)
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    with FileServer(mirror_dir) as server:
+        os.environ["REPROLAB_MIRROR"] = server.url
+        yield server
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def metric_files(repo: Path) -> dict[str, bytes]:
+    files = [*repo.glob("metrics/*.json"), *repo.glob("dvclive/*/metrics.json"), *repo.glob("dvclive/**/*.tsv")]
+    files += [*repo.glob("plots/*/*.csv")]
+    return {str(path.relative_to(repo)): path.read_bytes() for path in files}
+
+
+def test_repro_runs_every_stage_then_nothing(repo, environment):
+    first = sh(repo, "dvc", "repro")
+    assert ran(first) == ALL_STAGES
+    assert {r for r in environment.requests} == {"Advertising.csv", "KDDTrain+.txt", "KDDTest+.txt"}
+    second = sh(repo, "dvc", "repro")
+    assert ran(second) == set()
+    assert "Data and pipelines are up to date." in second.stdout
+
+    metrics = {t: json.loads((repo / f"metrics/{t}.json").read_text()) for t in TASKS}
+    assert set(metrics["blobs"]) == {"train", "val"}
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(metrics["nslkdd"]["test"])
+    assert metrics["nslkdd"]["test"]["unseen_categories"] == {"protocol_type": 0, "service": 1, "flag": 0} or (
+        metrics["nslkdd"]["test"]["unseen_categories"]["service"] > 0
+    )
+    assert metrics["nslkdd"]["test"]["kddtest_21"]["rows"] > 0
+    assert {"mse", "rmse", "mae", "r2"} == set(metrics["advertising"]["test"])
+    predictions = (repo / "reports/nslkdd/predictions.csv").read_text().splitlines()
+    assert predictions[0] == "id,pred" and {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
+    for figure in ("curves", "confusion", "roc"):
+        assert (repo / f"reports/nslkdd/{figure}.png").stat().st_size > 1000
+
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "baseline")
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""  # outputs are git-ignored or committed
+
+
+def test_forced_rerun_gives_identical_metrics(repo):
+    before = metric_files(repo)
+    assert len(before) > 10
+    forced = sh(repo, "dvc", "repro", "--force", "--single-item", "train", "evaluate")
+    assert ran(forced) == {f"{s}@{t}" for s in ("train", "evaluate") for t in TASKS}
+    assert metric_files(repo) == before
+
+
+def test_plots_render_from_the_declared_files(repo):
+    shown = json.loads(sh(repo, "dvc", "plots", "show", "--json").stdout)
+    assert not shown.get("errors")
+    declared = {"blobs-loss", "blobs-accuracy", "advertising-loss", "nslkdd-loss", "nslkdd-accuracy"}
+    declared |= {f"plots/{t}/{f}.csv" for t, f in [("blobs", "confusion"), ("nslkdd", "confusion"), ("nslkdd", "roc")]}
+    declared |= {"plots/nslkdd/per_attack.csv", "plots/advertising/predicted_vs_actual.csv"}
+    assert set(shown["data"]) == declared
+    for plot, renders in shown["data"].items():
+        assert renders[0]["content"]["data"]["values"], plot
+
+
+def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.01")
+    unpinned = {name for name in TASKS if "lr" not in _task_train(repo, name)}
+    assert unpinned == {"advertising"}
+    assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate") for t in unpinned}
+
+    diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
+    assert set(diff) == {"metrics/advertising.json", "dvclive/advertising/metrics.json"}
+    assert "test.mse" in diff["metrics/advertising.json"]
+
+    experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    runs = [exp for baseline in experiments for exp in baseline.get("experiments") or []]
+    assert runs, "no experiment recorded"
+    run = runs[0]["revs"][0]["data"]
+    assert run["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    assert "test" in run["metrics"]["metrics/advertising.json"]["data"]
+
+
+def test_a_task_override_reruns_only_that_task(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
+    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
+
+
+def test_an_unknown_key_stops_the_run(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
+    assert result.returncode != 0
+    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
+
+
+def _task_train(repo: Path, name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((repo / "params.yaml").read_text())["tasks"][name]["train"]
