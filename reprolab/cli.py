@@ -26,7 +26,7 @@ def guarded(where: str, work: Callable[[], None]) -> None:
 
 def run(stage: Callable[[Task, Params], None]) -> None:
     """Entry point of a per-task stage: `python -m stages.NAME TASK`."""
-    name = stage.__module__.rsplit(".", 1)[-1]
+    name = stage.__name__  # each stage function is named after its stage
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=stage.__doc__)
     parser.add_argument("task", help=f"one of: {', '.join(tasks.TASKS)}")
     args = parser.parse_args()

@@ -37,6 +37,7 @@ class TrainParams(StrictModel):
     step_size: Annotated[int, Field(ge=1, description="epochs between decays (step scheduler)")]
     gamma: Annotated[float, Field(gt=0.0, le=1.0, description="decay factor (step scheduler)")]
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
+    threads: Annotated[int, Field(ge=0, description="CPU threads for torch; 0 is torch's default")]
 
 
 # The same keys, each optional: a task's `train:` block overrides only what it names.

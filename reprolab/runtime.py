@@ -13,11 +13,9 @@ from reprolab.io import UserError
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed python, numpy and torch; return a generator for shuffles."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
     return torch.Generator().manual_seed(seed)
 
 
@@ -26,7 +24,11 @@ def pick_device(name: str) -> torch.device:
     cuda = torch.cuda.is_available()
     mps = torch.backends.mps.is_available()
     if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+        name = "cuda" if cuda else "mps" if mps else "cpu"
     if (name == "cuda" and not cuda) or (name == "mps" and not mps):
         raise UserError(f"params.yaml: device: {name} is not available here (use auto or cpu)")
+    if name != "cpu":
+        # CPU kernels are deterministic already; the switch costs seconds of imports.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        torch.use_deterministic_algorithms(True)
     return torch.device(name)

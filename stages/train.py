@@ -18,17 +18,21 @@ from reprolab.training import Epoch, fit, load_split
 
 
 def log_epoch(live: Live, epoch: Epoch) -> None:
+    # Setting the step rather than calling next_step(): next_step() re-reads every curve
+    # for DVC Studio each epoch, quadratic in the epochs. The TSVs still grow live.
+    live.step = epoch.epoch - 1
     for split in ("train", "val"):
         live.log_metric(f"{split}/loss", getattr(epoch, f"{split}_loss"))
         if epoch.train_acc is not None:
             live.log_metric(f"{split}/acc", getattr(epoch, f"{split}_acc"))
     live.log_metric("lr", epoch.lr, plot=False)
-    live.next_step()
 
 
 def train(task: Task, params: Params) -> None:
     cfg = TrainParams.model_validate(read_json(paths.train_params(task.name)))
     meta = read_json(paths.features(task.name) / "meta.json")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     generator = seed_everything(params.seed)
     device = pick_device(params.device)
     train_split, _ = load_split(paths.features(task.name) / "train.pt")

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import pandas as pd
 from pydantic import Field
-from sklearn.datasets import make_blobs
 
 from reprolab.io import atomic_path
 from reprolab.params import StrictModel
@@ -25,6 +24,8 @@ class BlobsSource(StrictModel):
 
 
 def generate(source: BlobsSource, raw_dir: Path) -> None:
+    from sklearn.datasets import make_blobs  # imported here: every stage imports the task registry
+
     x, y = make_blobs(
         n_samples=source.n_samples,
         centers=CENTERS,

@@ -1,0 +1,102 @@
+"""The stages' own logic, run in-process in a scratch directory on fixture data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from reprolab import params, paths, sources
+from reprolab.tasks import TASKS
+from stages.download import download
+from stages.evaluate import evaluate
+from stages.featurize import featurize
+from stages.split import split
+from stages.train import train
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, mirror_dir, pin_fixtures):
+    """A scratch project: params.yaml with few epochs, fixture files as the mirror."""
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for block in data["tasks"].values():
+        block["train"]["epochs"] = 3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(sources.MIRROR_ENV, str(mirror_dir))
+    monkeypatch.setenv("CI", "true")
+    return tmp_path
+
+
+def run_stages(name: str, *stages) -> None:
+    checked = params.load()
+    for name_of_file in TASKS:
+        paths.train_params(name_of_file).parent.mkdir(parents=True, exist_ok=True)
+        paths.train_params(name_of_file).write_text(checked.train_for(name_of_file).model_dump_json())
+    for stage in stages:
+        stage(TASKS[name], checked)
+
+
+def test_featurize_fits_on_training_rows_only(workdir):
+    run_stages("nslkdd", download, split, featurize)
+    meta = json.loads((paths.features("nslkdd") / "meta.json").read_text())
+    train_rows = pd.read_csv(paths.split("nslkdd") / "train.csv", index_col="id")
+    all_rows = pd.concat([train_rows, pd.read_csv(paths.split("nslkdd") / "test.csv", index_col="id")])
+    i = meta["encoder"]["numeric"].index("src_bytes")
+    assert meta["encoder"]["mean"][i] == pytest.approx(train_rows["src_bytes"].mean())
+    assert meta["encoder"]["mean"][i] != pytest.approx(all_rows["src_bytes"].mean())
+    assert "service=telnet" not in meta["feature_names"]  # only in the test file
+    assert meta["unseen_categories"]["test"]["service"] > 0
+    test = torch.load(paths.features("nslkdd") / "test.pt", weights_only=True)
+    assert test["x"].shape == (meta["rows"]["test"], meta["n_features"]) and test["x"].dtype == torch.float32
+
+
+def test_features_can_be_dropped_by_params(workdir):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["advertising"]["features"]["drop"] = ["newspaper"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    run_stages("advertising", download, split, featurize)
+    assert json.loads((paths.features("advertising") / "meta.json").read_text())["feature_names"] == ["TV", "radio"]
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_each_task_runs_through_every_stage(workdir, name):
+    run_stages(name, download, split, featurize, train, evaluate)
+    results = json.loads(paths.metrics(name).read_text())
+    assert set(results) >= {"train", "val"}
+    checkpoint = torch.load(paths.model(name), weights_only=True)
+    assert set(checkpoint) == {"config", "kind", "state_dict"}
+    curves = pd.read_csv(paths.live(name) / "plots/metrics/val/loss.tsv", sep="\t")
+    assert curves["step"].tolist() == [0, 1, 2]
+    assert (paths.reports(name) / "curves.png").exists()
+
+
+def test_bad_params_stop_a_stage_with_one_line_and_no_output(workdir):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["blobs"]["split"]["vall"] = 0.3
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.download", "blobs"],
+        cwd=workdir, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "error: download@blobs: params.yaml: tasks.blobs.split.vall: unknown key\n"
+    assert not (workdir / "data").exists()
+
+
+def test_a_failed_download_leaves_no_raw_directory(workdir, monkeypatch, tmp_path):
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    monkeypatch.setenv(sources.MIRROR_ENV, str(empty))
+    with pytest.raises(Exception, match="has no KDDTrain"):
+        run_stages("nslkdd", download)
+    assert not paths.raw("nslkdd").exists()
+    shutil.rmtree(empty)
