@@ -1,32 +1,103 @@
-"""Models by name. A model is built from its params block and the data's shape."""
+"""Models by name, built from the task's model params and the data's shape.
+
+`n_in` is a feature count (tables) or a (C, H, W) shape (images). Image models
+take the uint8 pixels as stored and normalise them first, with the training
+split's statistics held as buffers, so a checkpoint carries its own preprocessing.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
-def linear(n_in: int, n_out: int, **_: Any) -> nn.Module:
-    return nn.Linear(n_in, n_out)
+class Normalize(nn.Module):
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.float() / 255.0 - self.mean) / self.std
 
 
-def mlp(n_in: int, n_out: int, *, hidden: list[int], activation: str, dropout: float, **_: Any) -> nn.Module:
+def _dense(n_in: int, n_out: int, hidden: list[int], activation: str, dropout: float) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for width in hidden:
         layers += [nn.Linear(n_in, width), ACTIVATIONS[activation]()]
         if dropout:
             layers.append(nn.Dropout(dropout))
         n_in = width
-    return nn.Sequential(*layers, nn.Linear(n_in, n_out))
+    return [*layers, nn.Linear(n_in, n_out)]
 
 
-MODELS = {"linear": linear, "mlp": mlp}
+def linear(n_in: int | list[int], n_out: int, **_: Any) -> nn.Module:
+    if isinstance(n_in, int):
+        return nn.Linear(n_in, n_out)
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(n_in), n_out))
+
+
+def mlp(
+    n_in: int | list[int], n_out: int, *, hidden: list[int], activation: str, dropout: float, **_: Any
+) -> nn.Module:
+    if isinstance(n_in, int):
+        return nn.Sequential(*_dense(n_in, n_out, hidden, activation, dropout))
+    return nn.Sequential(nn.Flatten(), *_dense(math.prod(n_in), n_out, hidden, activation, dropout))
+
+
+def cnn(
+    n_in: list[int],
+    n_out: int,
+    *,
+    channels: list[int],
+    convs_per_block: int,
+    batch_norm: bool,
+    hidden: list[int],
+    activation: str,
+    dropout: float,
+    **_: Any,
+) -> nn.Module:
+    """Blocks of 3x3 convolutions ([batch norm], activation) each ending in 2x2 max pooling,
+    then dense layers on the flattened maps."""
+    c, h, w = n_in
+    layers: list[nn.Module] = []
+    for width in channels:
+        for _ in range(convs_per_block):
+            layers.append(nn.Conv2d(c, width, 3, padding=1, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(width))
+            layers.append(ACTIVATIONS[activation]())
+            c = width
+        layers.append(nn.MaxPool2d(2))
+        h, w = h // 2, w // 2
+    return nn.Sequential(*layers, nn.Flatten(), *_dense(c * h * w, n_out, hidden, activation, dropout))
+
+
+def resnet18(n_in: list[int], n_out: int, **_: Any) -> nn.Module:
+    """torchvision's ResNet18, untrained, with the small-image stem: a 3x3 stride-1 first
+    convolution and no max pooling, so 32x32 inputs keep their detail."""
+    from torchvision.models import resnet18 as torchvision_resnet18
+
+    model = torchvision_resnet18(weights=None, num_classes=n_out)
+    model.conv1 = nn.Conv2d(n_in[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
+    model.maxpool = nn.Identity()
+    return model
+
+
+MODELS = {"linear": linear, "mlp": mlp, "cnn": cnn, "resnet18": resnet18}
+IMAGE_ONLY = {"cnn", "resnet18"}
 
 
 def build(config: dict[str, Any]) -> nn.Module:
-    """config: the task's model params plus n_in and n_out (as saved in the checkpoint)."""
-    options = {key: value for key, value in config.items() if key != "name"}
-    return MODELS[config["name"]](**options)
+    """config: the task's model params plus n_in, n_out and, for images, normalize
+    (as saved in the checkpoint)."""
+    options = {key: value for key, value in config.items() if key not in ("name", "normalize")}
+    model = MODELS[config["name"]](**options)
+    if "normalize" in config:
+        model = nn.Sequential(Normalize(**config["normalize"]), model)
+    return model

@@ -38,6 +38,7 @@ class TrainParams(StrictModel):
     gamma: Annotated[float, Field(gt=0.0, le=1.0, description="decay factor (step scheduler)")]
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
     threads: Annotated[int, Field(ge=0, description="CPU threads for torch; 0 is torch's default")]
+    augment: bool = Field(description="images: random crop (padding 4) and horizontal flip")
 
 
 # The same keys, each optional: a task's `train:` block overrides only what it names.
@@ -72,10 +73,14 @@ class FeatureParams(StrictModel):
 
 
 class ModelParams(StrictModel):
-    name: Literal["linear", "mlp"]
-    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    name: Literal["linear", "mlp", "cnn", "resnet18"]
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="dense layers (mlp, cnn)")
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
     dropout: Fraction = 0.0
+    # cnn only: a block per entry of `channels`, each of `convs_per_block` 3x3 convolutions
+    channels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    convs_per_block: Annotated[int, Field(ge=1)] = 1
+    batch_norm: bool = False
 
 
 class NoSource(StrictModel):
@@ -142,6 +147,13 @@ def validate(data: Any, source: str = PARAMS_FILE) -> Params:
     for name, task in TASKS.items():
         if task.predefined_test and params.task(name).split.test > 0:
             raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
+        model = params.task(name).model
+        if not task.is_image and model.name in ("cnn", "resnet18"):
+            raise UserError(f"{source}: tasks.{name}.model.name: {model.name} needs images, {name} is a table")
+        if model.name == "cnn" and not model.channels:
+            raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
+        if not task.is_image and params.train_for(name).augment:
+            raise UserError(f"{source}: tasks.{name}.train.augment: augmentation is for images only")
     return params
 
 

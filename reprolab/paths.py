@@ -41,3 +41,7 @@ def plots(task: str) -> Path:
 
 def reports(task: str) -> Path:
     return Path("reports") / task
+
+
+def checkpoint(task: str) -> Path:
+    return Path("checkpoints") / f"{task}.pt"

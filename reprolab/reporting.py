@@ -62,3 +62,21 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, path: Path, t
     ax.plot([low, high], [low, high], linestyle="--", color="grey")
     ax.set(xlabel="actual", ylabel="predicted", title=title)
     _save(fig, path)
+
+
+def image_grid(images: np.ndarray, captions: list[str], path: Path, title: str, columns: int = 8) -> None:
+    """Images (N, C, H, W), uint8 or float (each float image scaled to its own range)."""
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.5 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, caption in zip(axes.flat, images, captions, strict=False):
+        picture = image.transpose(1, 2, 0).astype(np.float64)
+        if image.dtype != np.uint8:
+            picture = (picture - picture.min()) / max(picture.max() - picture.min(), 1e-12)
+        else:
+            picture /= 255.0
+        ax.imshow(picture[..., 0] if picture.shape[2] == 1 else picture, cmap="gray" if picture.shape[2] == 1 else None)
+        ax.set_title(caption, fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)

@@ -7,15 +7,18 @@ split per epoch, then contiguous slices of it (no per-sample collate).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from reprolab.io import UserError
+from reprolab.features.images import random_crop_flip
+from reprolab.io import UserError, atomic_path
 from reprolab.params import TrainParams
 from reprolab.sources import quiet
 
@@ -24,7 +27,8 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
     "multiclass": nn.CrossEntropyLoss,
     "regression": nn.MSELoss,
 }
-EVAL_BATCH = 8192
+EVAL_BATCH = 1024
+CROP_PADDING = 4
 
 
 @dataclass(frozen=True)
@@ -89,15 +93,17 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams):
     return None
 
 
-def batches(data: Split, batch_size: int, generator: torch.Generator) -> Iterator[Split]:
-    """Shuffled batches; batch_size 0 is the whole split, unshuffled (full-batch descent)."""
+def batches(data: Split, batch_size: int, generator: torch.Generator, augment: bool = False) -> Iterator[Split]:
+    """Shuffled batches; batch_size 0 is the whole split, unshuffled (full-batch descent).
+    With augment, each image batch is randomly cropped and flipped."""
     if batch_size == 0 or batch_size >= len(data):
-        yield data
-        return
-    order = torch.randperm(len(data), generator=generator).to(data.x.device)
-    x, y = data.x[order], data.y[order]
-    for start in range(0, len(data), batch_size):
-        yield Split(x[start : start + batch_size], y[start : start + batch_size])
+        chunks: Iterator[Split] = iter([data])
+    else:
+        order = torch.randperm(len(data), generator=generator).to(data.x.device)
+        x, y = data.x[order], data.y[order]
+        chunks = (Split(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(data), batch_size))
+    for batch in chunks:
+        yield Split(random_crop_flip(batch.x, CROP_PADDING, generator), batch.y) if augment else batch
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,19 @@ def _check_finite(value: float, what: str, epoch: int, lr: float) -> float:
     return value
 
 
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(path: Path | None, fingerprint: str) -> dict | None:
+    """The checkpoint at `path` if it was written by a run of the same settings and data."""
+    if path is None or not path.exists():
+        return None
+    state = torch.load(path, weights_only=True)
+    return state if state.get("fingerprint") == fingerprint else None
+
+
 def fit(
     model: nn.Module,
     kind: str,
@@ -131,21 +150,41 @@ def fit(
     cfg: TrainParams,
     generator: torch.Generator,
     on_epoch: Callable[[Epoch], None] = lambda epoch: None,
+    checkpoint: Path | None = None,
+    fingerprint: str = "",
 ) -> FitResult:
     """Train `model` in place. With patience > 0, stop once validation loss has not
-    improved for that many epochs and restore the weights of the best epoch."""
+    improved for that many epochs and restore the weights of the best epoch.
+
+    With a checkpoint path, everything needed to go on (model, optimizer, scheduler,
+    random states, history) is saved there after each epoch, and a run with the same
+    fingerprint resumes from it, replaying `on_epoch` for the epochs already done, and
+    ends exactly as an uninterrupted run would."""
     loss_fn = LOSSES[kind]()
     optimizer = make_optimizer(model.parameters(), cfg)
     scheduler = make_scheduler(optimizer, cfg)
     classify = kind != "regression"
-    result, best_loss, best_state = FitResult(), math.inf, None
+    result, best_loss, best_state, start = FitResult(), math.inf, None, 1
 
-    for epoch in tqdm(range(1, cfg.epochs + 1), desc="epochs", disable=quiet()):
+    saved = _resume(checkpoint, fingerprint)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        result = FitResult([Epoch(**e) for e in saved["history"]], saved["best_epoch"], False)
+        best_loss, best_state, start = saved["best_loss"], saved["best_state"], len(result.history) + 1
+        for record in result.history:
+            on_epoch(record)
+
+    for epoch in tqdm(range(start, cfg.epochs + 1), desc="epochs", disable=quiet(), initial=start - 1):
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=train.x.device)
         hits = torch.zeros((), dtype=torch.long, device=train.x.device)
-        for batch in batches(train, cfg.batch_size, generator):
+        for batch in batches(train, cfg.batch_size, generator, cfg.augment):
             optimizer.zero_grad(set_to_none=True)
             out = forward(model, batch.x, kind)
             loss = loss_fn(out, batch.y)
@@ -167,13 +206,30 @@ def fit(
             lr=lr,
         )
         result.history.append(record)
-        on_epoch(record)
         if record.val_loss < best_loss:
             best_loss, result.best_epoch = record.val_loss, epoch
             if cfg.patience:
                 best_state = copy.deepcopy(model.state_dict())
         elif cfg.patience and epoch - result.best_epoch >= cfg.patience:
             result.stopped_early = True
+        if checkpoint is not None and not result.stopped_early:
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "history": [dataclasses.asdict(e) for e in result.history],
+                    "best_epoch": result.best_epoch,
+                    "best_loss": best_loss,
+                    "best_state": best_state,
+                },
+            )
+        on_epoch(record)
+        if result.stopped_early:
             break
 
     if best_state is not None:

@@ -49,7 +49,7 @@ def evaluate(task: Task, params: Params) -> None:
         y = data.y.numpy()
         pred, score = (t.numpy() for t in predict(outputs(model, data.x, task.kind), task.kind))
         results[split] = split_metrics(task.kind, classes, y, pred, score)
-        if any(meta["unseen_categories"][split].values()):
+        if any(meta["unseen_categories"].get(split, {}).values()):
             results[split]["unseen_categories"] = meta["unseen_categories"][split]
     # Plots, figures and predictions are of the last split: test, or validation where a
     # task has no test split (y, pred, score and ids are still that split's).
@@ -73,6 +73,14 @@ def evaluate(task: Task, params: Params) -> None:
             roc = metrics.roc_points(y, score)
             pd.DataFrame(roc).to_csv(plots / "roc.csv", index=False, float_format="%.6g")
             reporting.roc(roc["fpr"], roc["tpr"], results[final]["roc_auc"], reports / "roc.png", title)
+        if task.is_image:
+            wrong = np.flatnonzero(pred != y)[:32]
+            captions = [f"{classes[y[i]]} as {classes[pred[i]]}" for i in wrong]
+            reporting.image_grid(data.x[wrong].numpy(), captions, reports / "misclassified.png", f"{title}: errors")
+            if checkpoint["config"]["name"] == "linear":  # "the weights look like digits"
+                layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+                weights = layer.weight.detach().numpy().reshape(len(classes), *task.image_shape)
+                reporting.image_grid(weights, list(classes), reports / "weights.png", f"{task.name}: weights per class")
         if task.report is not None:
             rows = read_split(task, final).loc[ids.numpy(), list(task.extras)]
             extra, tables = task.report(rows, y, pred, score)

@@ -1,6 +1,11 @@
-"""Split a task's rows into train, validation and (unless the task brings its own) test."""
+"""Split a task's rows into train, validation and (unless the task brings its own) test.
+
+Tables are written as CSV; images as uint8 arrays (`.npz`) with their labels and ids.
+"""
 
 from __future__ import annotations
+
+import numpy as np
 
 from reprolab import paths
 from reprolab.cli import run
@@ -11,11 +16,20 @@ from reprolab.tasks.base import Task
 
 
 def split(task: Task, params: Params) -> None:
-    parts = split_rows(task.read(paths.raw(task.name)), params.task(task.name).split)
+    tables = task.read(paths.raw(task.name))
+    if task.is_image:
+        parts = split_rows({name: images.as_rows() for name, images in tables.items()}, params.task(task.name).split)
+    else:
+        parts = split_rows(tables, params.task(task.name).split)
     with atomic_path(paths.split(task.name)) as out:
         out.mkdir()
         for name, rows in parts.items():
-            rows.to_csv(out / f"{name}.csv")
+            if not task.is_image:
+                rows.to_csv(out / f"{name}.csv")
+                continue
+            images = tables["test" if name == "test" and task.predefined_test else next(iter(tables))]
+            ids = rows.index.to_numpy()
+            np.savez(out / f"{name}.npz", pixels=images.pixels[ids], labels=images.labels[ids], ids=ids)
 
 
 if __name__ == "__main__":

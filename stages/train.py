@@ -1,18 +1,26 @@
-"""Train a task's model; log per-epoch curves with DVCLive; save the state_dict."""
+"""Train a task's model; log per-epoch curves with DVCLive; save the state_dict.
+
+A checkpoint is written to checkpoints/ after each epoch (git-ignored, not a DVC
+output): re-running the stage after an interruption resumes from it and ends as
+an uninterrupted run would.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 
 import torch
-
 from dvclive import Live
+
 from reprolab import paths
 from reprolab.cli import run
 from reprolab.io import atomic_path, read_json
 from reprolab.models import build
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
+from reprolab.sources import sha256_of
 from reprolab.tasks.base import Task
 from reprolab.training import Epoch, fit, load_split
 
@@ -35,33 +43,37 @@ def train(task: Task, params: Params) -> None:
         torch.set_num_threads(cfg.threads)
     generator = seed_everything(params.seed)
     device = pick_device(params.device)
-    train_split, _ = load_split(paths.features(task.name) / "train.pt")
-    val_split, _ = load_split(paths.features(task.name) / "val.pt")
+    features = paths.features(task.name)
+    train_split, _ = load_split(features / "train.pt")
+    val_split, _ = load_split(features / "val.pt")
     config = {**params.task(task.name).model.model_dump(), "n_in": meta["n_features"], "n_out": meta["n_outputs"]}
+    if task.is_image:
+        config["normalize"] = meta["normalize"]
     model = build(config).to(device)
+    # A checkpoint is resumed only by a run of the same settings on the same data.
+    settings = json.dumps([cfg.model_dump(), config, params.seed, str(device)], sort_keys=True)
+    data = "".join(sha256_of(features / f"{split}.pt") for split in ("train", "val"))
+    fingerprint = hashlib.sha256((settings + data).encode()).hexdigest()
 
     live_dir = paths.live(task.name)
     try:
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
-                model,
-                task.kind,
-                train_split.to(device),
-                val_split.to(device),
-                cfg,
-                generator,
+                model, task.kind, train_split.to(device), val_split.to(device), cfg, generator,
                 on_epoch=lambda epoch: log_epoch(live, epoch),
-            )
+                checkpoint=paths.checkpoint(task.name), fingerprint=fingerprint,
+            )  # fmt: skip
             live.summary.update(
                 best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early
             )
     except BaseException:
-        shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves
+        shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves; the checkpoint stays
         raise
 
     state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     with atomic_path(paths.model(task.name)) as tmp:
         torch.save({"config": config, "kind": task.kind, "state_dict": state}, tmp)
+    paths.checkpoint(task.name).unlink(missing_ok=True)  # finished: nothing to resume
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import shutil
 import threading
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reprolab import sources, tasks
-from reprolab.sources import sha256_of
+from reprolab.sources import digest_of, sha256_of
 from tests import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,14 +82,26 @@ def server(tmp_path, mirror_dir) -> Iterator[FileServer]:
 
 @pytest.fixture(scope="session")
 def fixture_checksums(mirror_dir) -> dict[str, str]:
+    """sha256 of each fixture file as downloaded."""
     return {path.name: sha256_of(path) for path in mirror_dir.iterdir()}
 
 
+def fixture_pins(mirror_dir: Path, source: sources.Source) -> dict[str, str | None]:
+    """The checksums a source would pin for the fixture file: sha256 of the content read
+    (decompressed, for gzip) and, where the real source pins one, md5 of the download."""
+    path = mirror_dir / source.filename
+    if source.unpack == "gzip":
+        sha256 = hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+    else:
+        sha256 = sha256_of(path) if source.sha256 else None
+    return {"sha256": sha256, "md5": digest_of(path, "md5") if source.md5 else None}
+
+
 @pytest.fixture
-def pin_fixtures(monkeypatch, fixture_checksums) -> None:
+def pin_fixtures(monkeypatch, mirror_dir) -> None:
     """Pin the fixture files' checksums in place of the real ones, for this test only."""
     for task in tasks.TASKS.values():
-        pinned = tuple(replace(s, sha256=fixture_checksums[s.filename]) for s in task.sources)
+        pinned = tuple(replace(s, **fixture_pins(mirror_dir, s)) for s in task.sources)
         monkeypatch.setitem(tasks.TASKS, task.name, replace(task, sources=pinned))
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
 
 from reprolab.tasks import nslkdd
+from reprolab.tasks.cifar10 import CLASSES as CIFAR_CLASSES
 
 ATTACKS = ("neptune", "smurf", "satan", "guess_passwd")
 
@@ -58,4 +63,57 @@ def mirror(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     advertising_csv(directory / "Advertising.csv")
     nslkdd_files(directory)
+    mnist_files(directory)
+    cifar_archive(directory / "cifar-10-python.tar.gz")
     return directory
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    magic = {1: 0x801, 3: 0x803}[array.ndim]
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fake digits: class k is a bright bar at row 2 + 2k, with noise: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.integers(0, 60, (n, 28, 28))
+    for i, k in enumerate(labels):
+        images[i, 2 + 2 * k : 4 + 2 * k, 4:24] = 255
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def mnist_files(directory: Path, train: int = 300, test: int = 100) -> None:
+    for prefix, n, seed in (("train", train, 3), ("t10k", test, 4)):
+        images, labels = digits(n, seed)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            (directory / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(idx_bytes(array), mtime=0))
+
+
+def cifar_batch(n: int, seed: int) -> dict:
+    """Fake CIFAR images: class k has its colour in channel k % 3 at brightness 40 + 20k."""
+    rng = np.random.default_rng(seed)
+    labels = [int(k) for k in np.arange(n) % 10]
+    images = rng.integers(0, 40, (n, 3, 32, 32))
+    for i, k in enumerate(labels):
+        images[i, k % 3] += 40 + 20 * k
+    return {"data": images.astype(np.uint8).reshape(n, -1), "labels": labels, "batch_label": f"fixture {seed}"}
+
+
+def cifar_archive(path: Path, per_batch: int = 40, extra: tarfile.TarInfo | None = None) -> Path:
+    """A cifar-10-python.tar.gz in the canonical layout (optionally with one more member)."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    with tarfile.open(path, "w:gz") as tar:
+        folder = tarfile.TarInfo("cifar-10-batches-py")
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+        members = [(name, pickle.dumps(cifar_batch(per_batch, seed))) for seed, name in enumerate(names)]
+        members.append(("batches.meta", pickle.dumps({"label_names": list(CIFAR_CLASSES)})))
+        for name, payload in members:
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+        if extra is not None:
+            tar.addfile(extra, io.BytesIO(b"x" * extra.size) if extra.isfile() else None)
+    return path

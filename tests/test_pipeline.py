@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reprolab.tasks import TASKS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fixture_pins
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
 ALL_STAGES = {"params"} | {f"{s}@{t}" for s in ("download", "split", "featurize", "train", "evaluate") for t in TASKS}
@@ -32,7 +32,7 @@ def ran(result: subprocess.CompletedProcess) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, mirror_dir, fixture_checksums) -> Path:
+def repo(tmp_path_factory, mirror_dir) -> Path:
     """A copy of the project's source (no outputs) in a fresh git repository, with the
     task modules' pinned checksums replaced by those of the fixture files."""
     repo = tmp_path_factory.mktemp("repo")
@@ -48,7 +48,9 @@ def repo(tmp_path_factory, mirror_dir, fixture_checksums) -> Path:
         module = repo / "reprolab" / "tasks" / f"{task.name}.py"
         text = module.read_text()
         for source in task.sources:
-            text = text.replace(source.sha256, fixture_checksums[source.filename])
+            for kind, pin in fixture_pins(mirror_dir, source).items():
+                if pin is not None:
+                    text = text.replace(getattr(source, kind), pin)
         module.write_text(text)
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "config", "user.email", "ci@example.com")

@@ -82,7 +82,11 @@ def test_http_mirror(server, fixture_checksums, tmp_path, monkeypatch):
 def test_the_real_sources_are_pinned():
     from reprolab.tasks import TASKS
 
-    fetched = [s for task in TASKS.values() for s in task.sources]
-    assert {s.filename for s in fetched} == {"Advertising.csv", "KDDTrain+.txt", "KDDTest+.txt"}
-    for source in fetched:
-        assert len(source.sha256) == 64 and all(url.startswith("https://") for url in source.urls)
+    fetched = {s.filename: s for task in TASKS.values() for s in task.sources}
+    assert set(fetched) == {
+        "Advertising.csv", "KDDTrain+.txt", "KDDTest+.txt", "cifar-10-python.tar.gz",
+        *(f"{s}-{k}-ubyte.gz" for s in ("train", "t10k") for k in ("images-idx3", "labels-idx1")),
+    }  # fmt: skip
+    for source in fetched.values():
+        assert len(source.sha256 or "") == 64 or len(source.md5 or "") == 32, source.filename
+        assert source.urls[0].startswith("https://")

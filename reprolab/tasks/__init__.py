@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from reprolab.io import UserError
-from reprolab.tasks import advertising, blobs, nslkdd
+from reprolab.tasks import advertising, blobs, cifar10, mnist, nslkdd
 from reprolab.tasks.base import Task
 
-TASKS: dict[str, Task] = {module.TASK.name: module.TASK for module in (blobs, advertising, nslkdd)}
+TASKS: dict[str, Task] = {module.TASK.name: module.TASK for module in (blobs, advertising, nslkdd, mnist, cifar10)}
 
 
 def get(name: str) -> Task:

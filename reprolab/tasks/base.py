@@ -23,12 +23,28 @@ Report = Callable[[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray], tuple[dict
 
 
 @dataclass(frozen=True)
+class Images:
+    """Images as stored: uint8 pixels (N, C, H, W), int64 labels; a row's id is its position."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def as_rows(self) -> pd.DataFrame:
+        """Ids and labels only: what the splitter needs."""
+        return pd.DataFrame({TARGET: self.labels}, index=pd.RangeIndex(len(self), name="id"))
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     kind: Kind
-    # Reads the raw directory into tables of feature columns, TARGET and extras, indexed by
-    # row id: {"all": rows} to be split three ways, or {"train": ..., "test": ...}.
-    read: Callable[[Path], dict[str, pd.DataFrame]]
+    # Reads the raw directory: {"all": rows} to be split three ways, or {"train": ..., "test": ...}.
+    # Tabular tasks give tables of feature columns, TARGET and extras indexed by row id;
+    # image tasks give Images.
+    read: Callable[[Path], dict[str, pd.DataFrame]] | Callable[[Path], dict[str, Images]]
     numeric: tuple[str, ...]
     categorical: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()  # names of the class indices in TARGET
@@ -39,6 +55,11 @@ class Task:
     generate: Callable[[Any, Path], None] | None = None
     report: Report | None = None
     predefined_test: bool = False  # `read` returns {"train", "test"} rather than {"all"}
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image tasks
+
+    @property
+    def is_image(self) -> bool:
+        return self.image_shape is not None
 
     @property
     def features(self) -> tuple[str, ...]:
