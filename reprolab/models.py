@@ -17,13 +17,15 @@ ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 class Normalize(nn.Module):
-    def __init__(self, mean: list[float], std: list[float]) -> None:
+    def __init__(self, mean: list[float], std: list[float], channels_last: bool = False) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.channels_last = channels_last
 
     def forward(self, x: Tensor) -> Tensor:
-        return (x.float() / 255.0 - self.mean) / self.std
+        x = (x.float() / 255.0 - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
 def _dense(n_in: int, n_out: int, hidden: list[int], activation: str, dropout: float) -> list[nn.Module]:
@@ -98,6 +100,10 @@ def build(config: dict[str, Any]) -> nn.Module:
     (as saved in the checkpoint)."""
     options = {key: value for key, value in config.items() if key not in ("name", "normalize")}
     model = MODELS[config["name"]](**options)
+    # Convolutions run 1.3-1.8x faster in channels-last layout on the CPU (bench/images.py).
+    convolutional = config["name"] in IMAGE_ONLY
+    if convolutional:
+        model = model.to(memory_format=torch.channels_last)
     if "normalize" in config:
-        model = nn.Sequential(Normalize(**config["normalize"]), model)
+        model = nn.Sequential(Normalize(**config["normalize"], channels_last=convolutional), model)
     return model
