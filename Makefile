@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	python -m bench.trainer
+	python -m bench.images
 
 lint: $(VENV)/.installed
 	ruff check . && ruff format --check .

@@ -19,7 +19,14 @@ MODELS = {
     "cifar10 cnn": ({"name": "cnn", "channels": [32, 64, 128], "batch_norm": True, "hidden": [256]}, [3, 32, 32]),
     "cifar10 resnet18": ({"name": "resnet18"}, [3, 32, 32]),
 }
-DEFAULTS = {"hidden": [], "activation": "relu", "dropout": 0.0, "channels": [], "convs_per_block": 1, "batch_norm": False}
+DEFAULTS = {
+    "hidden": [],
+    "activation": "relu",
+    "dropout": 0.0,
+    "channels": [],
+    "convs_per_block": 1,
+    "batch_norm": False,
+}
 
 
 def images_per_second(options: dict, shape: list[int], batch: int, channels_last: bool, seconds: float) -> float:

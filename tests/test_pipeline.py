@@ -83,7 +83,7 @@ def metric_files(repo: Path) -> dict[str, bytes]:
 def test_repro_runs_every_stage_then_nothing(repo, environment):
     first = sh(repo, "dvc", "repro")
     assert ran(first) == ALL_STAGES
-    assert {r for r in environment.requests} == {"Advertising.csv", "KDDTrain+.txt", "KDDTest+.txt"}
+    assert set(environment.requests) == {s.filename for task in TASKS.values() for s in task.sources}
     second = sh(repo, "dvc", "repro")
     assert ran(second) == set()
     assert "Data and pipelines are up to date." in second.stdout
@@ -98,8 +98,9 @@ def test_repro_runs_every_stage_then_nothing(repo, environment):
     assert {"mse", "rmse", "mae", "r2"} == set(metrics["advertising"]["test"])
     predictions = (repo / "reports/nslkdd/predictions.csv").read_text().splitlines()
     assert predictions[0] == "id,pred" and {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
-    for figure in ("curves", "confusion", "roc"):
-        assert (repo / f"reports/nslkdd/{figure}.png").stat().st_size > 1000
+    for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
+        assert (repo / f"reports/{figure}.png").stat().st_size > 1000
+    assert set(metrics["cifar10"]["test"]["per_class_accuracy"]) == set(TASKS["cifar10"].classes)
 
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "baseline")
@@ -117,9 +118,10 @@ def test_forced_rerun_gives_identical_metrics(repo):
 def test_plots_render_from_the_declared_files(repo):
     shown = json.loads(sh(repo, "dvc", "plots", "show", "--json").stdout)
     assert not shown.get("errors")
-    declared = {"blobs-loss", "blobs-accuracy", "advertising-loss", "nslkdd-loss", "nslkdd-accuracy"}
-    declared |= {f"plots/{t}/{f}.csv" for t, f in [("blobs", "confusion"), ("nslkdd", "confusion"), ("nslkdd", "roc")]}
-    declared |= {"plots/nslkdd/per_attack.csv", "plots/advertising/predicted_vs_actual.csv"}
+    classifiers = [name for name, task in TASKS.items() if task.kind != "regression"]
+    declared = {f"{name}-loss" for name in TASKS} | {f"{name}-accuracy" for name in classifiers}
+    declared |= {f"plots/{name}/confusion.csv" for name in classifiers}
+    declared |= {"plots/nslkdd/roc.csv", "plots/nslkdd/per_attack.csv", "plots/advertising/predicted_vs_actual.csv"}
     assert set(shown["data"]) == declared
     for plot, renders in shown["data"].items():
         assert renders[0]["content"]["data"]["values"], plot
