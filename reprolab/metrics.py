@@ -27,17 +27,24 @@ def binary(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[st
     }
 
 
-def multiclass(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict:
+def multiclass(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...], per_class: bool) -> dict:
+    """Accuracy and macro-F1; with per_class, each class's accuracy (its recall), precision and F1."""
     labels = np.arange(len(classes))
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
-    rows = matrix.sum(axis=1)
-    return {
+    result = {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),
         "macro_f1": float(skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
-        "per_class_accuracy": {
-            name: float(matrix[i, i] / rows[i]) if rows[i] else None for i, name in enumerate(classes)
-        },
     }
+    if per_class:
+        precision, recall, f1, support = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, zero_division=0
+        )
+        result["per_class"] = {
+            name: {"accuracy": float(recall[i]), "precision": float(precision[i]), "f1": float(f1[i])}
+            if support[i]
+            else None
+            for i, name in enumerate(classes)
+        }
+    return result
 
 
 def regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

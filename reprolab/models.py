@@ -28,10 +28,15 @@ class Normalize(nn.Module):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
-def _dense(n_in: int, n_out: int, hidden: list[int], activation: str, dropout: float) -> list[nn.Module]:
+def _dense(
+    n_in: int, n_out: int, hidden: list[int], activation: str, dropout: float, batch_norm: bool = False
+) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(n_in, width), ACTIVATIONS[activation]()]
+        layers.append(nn.Linear(n_in, width, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(ACTIVATIONS[activation]())
         if dropout:
             layers.append(nn.Dropout(dropout))
         n_in = width
@@ -45,11 +50,39 @@ def linear(n_in: int | list[int], n_out: int, **_: Any) -> nn.Module:
 
 
 def mlp(
-    n_in: int | list[int], n_out: int, *, hidden: list[int], activation: str, dropout: float, **_: Any
+    n_in: int | list[int],
+    n_out: int,
+    *,
+    hidden: list[int],
+    activation: str,
+    dropout: float,
+    batch_norm: bool = False,
+    **_: Any,
 ) -> nn.Module:
-    if isinstance(n_in, int):
-        return nn.Sequential(*_dense(n_in, n_out, hidden, activation, dropout))
-    return nn.Sequential(nn.Flatten(), *_dense(math.prod(n_in), n_out, hidden, activation, dropout))
+    dense = _dense(math.prod(n_in) if isinstance(n_in, list) else n_in, n_out, hidden, activation, dropout, batch_norm)
+    return nn.Sequential(*dense) if isinstance(n_in, int) else nn.Sequential(nn.Flatten(), *dense)
+
+
+def slp(n_in: int, n_out: int, **_: Any) -> nn.Module:
+    """The single-layer perceptron of the classic text exercise: one weight matrix, no bias."""
+    return nn.Linear(n_in, n_out, bias=False)
+
+
+class Bag(nn.Module):
+    """The mean of a headline's word embeddings (trainable, initialised from word2vec by the
+    train stage), then dense layers. Input: token ids padded with `vocab_size`."""
+
+    def __init__(self, n_in: int, n_out: int, *, vocab_size: int, hidden: list[int], activation: str, dropout: float):
+        super().__init__()
+        self.embedding = nn.EmbeddingBag(vocab_size + 1, n_in, mode="mean", padding_idx=vocab_size)
+        self.head = nn.Sequential(*_dense(n_in, n_out, hidden, activation, dropout))
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.head(self.embedding(tokens))
+
+
+def bag(n_in: int, n_out: int, *, vocab_size: int, hidden: list[int], activation: str, dropout: float, **_: Any):
+    return Bag(n_in, n_out, vocab_size=vocab_size, hidden=hidden, activation=activation, dropout=dropout)
 
 
 def cnn(
@@ -91,8 +124,13 @@ def resnet18(n_in: list[int], n_out: int, **_: Any) -> nn.Module:
     return model
 
 
-MODELS = {"linear": linear, "mlp": mlp, "cnn": cnn, "resnet18": resnet18}
+MODELS = {"linear": linear, "mlp": mlp, "cnn": cnn, "resnet18": resnet18, "slp": slp, "bag": bag}
 IMAGE_ONLY = {"cnn", "resnet18"}
+
+
+def input_key(config: dict[str, Any]) -> str:
+    """Which tensor of a features file the model reads: token ids for `bag`, else x."""
+    return "tokens" if config["name"] == "bag" else "x"
 
 
 def build(config: dict[str, Any]) -> nn.Module:

@@ -73,27 +73,28 @@ class FeatureParams(StrictModel):
 
 
 class ModelParams(StrictModel):
-    name: Literal["linear", "mlp", "cnn", "resnet18"]
+    name: Literal["linear", "mlp", "cnn", "resnet18", "slp", "bag"]
     hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="dense layers (mlp, cnn)")
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
     dropout: Fraction = 0.0
+    batch_norm: bool = Field(False, description="after each convolution (cnn) or dense hidden layer (mlp)")
     # cnn only: a block per entry of `channels`, each of `convs_per_block` 3x3 convolutions
     channels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     convs_per_block: Annotated[int, Field(ge=1)] = 1
-    batch_norm: bool = False
 
 
 class NoSource(StrictModel):
     """For tasks whose source is fixed by the task module (URL and checksum)."""
 
 
-def task_params_model(name: str, source: type[StrictModel]) -> type[StrictModel]:
+def task_params_model(name: str, task: Any) -> type[StrictModel]:
+    """A task block's schema; a task module may extend the source, split and features parts."""
     return create_model(
         f"{name}Params",
         __base__=StrictModel,
-        source=(source, ...),
-        split=(SplitParams, ...),
-        features=(FeatureParams, ...),
+        source=(task.source_params, ...),
+        split=(task.split_params, ...),
+        features=(task.features_params, ...),
         model=(ModelParams, ...),
         train=(TrainOverrides, ...),
     )
@@ -120,7 +121,7 @@ def _schema() -> type[Params]:
     tasks = create_model(
         "Tasks",
         __base__=StrictModel,
-        **{name: (task_params_model(name, task.source_params), ...) for name, task in TASKS.items()},
+        **{name: (task_params_model(name, task), ...) for name, task in TASKS.items()},
     )
     return create_model("CheckedParams", __base__=Params, tasks=(tasks, ...))
 
@@ -148,11 +149,14 @@ def validate(data: Any, source: str = PARAMS_FILE) -> Params:
         if task.predefined_test and params.task(name).split.test > 0:
             raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
         model = params.task(name).model
-        if not task.is_image and model.name in ("cnn", "resnet18"):
-            raise UserError(f"{source}: tasks.{name}.model.name: {model.name} needs images, {name} is a table")
+        needs = {"cnn": "image", "resnet18": "image", "bag": "text", "slp": "text"}.get(model.name)
+        if needs is not None and needs != task.modality:
+            raise UserError(
+                f"{source}: tasks.{name}.model.name: {model.name} needs {needs} data, {name} has {task.modality}"
+            )
         if model.name == "cnn" and not model.channels:
             raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
-        if not task.is_image and params.train_for(name).augment:
+        if task.modality != "image" and params.train_for(name).augment:
             raise UserError(f"{source}: tasks.{name}.train.augment: augmentation is for images only")
     return params
 

@@ -237,7 +237,7 @@ def fit(
     return result
 
 
-def load_split(path) -> tuple[Split, Tensor]:
-    """A split written by the featurize stage: (features and targets, row ids)."""
+def load_split(path, key: str = "x") -> tuple[Split, Tensor]:
+    """A split written by the featurize stage: (inputs `key` and targets, row ids)."""
     tensors = torch.load(path, weights_only=True)
-    return Split(tensors["x"], tensors["y"]), tensors["id"]
+    return Split(tensors[key], tensors["y"]), tensors["id"]

@@ -9,18 +9,20 @@ import torch
 from reprolab import metrics, paths, reporting
 from reprolab.cli import run
 from reprolab.io import atomic_path, read_json, write_json
-from reprolab.models import build
+from reprolab.models import build, input_key
 from reprolab.params import Params
-from reprolab.tasks.base import Task
+from reprolab.tasks.base import SOURCES_FILE, Task
 from reprolab.training import load_split, outputs, predict
 from stages.featurize import read_split
 
 
-def split_metrics(kind: str, classes: tuple[str, ...], y: np.ndarray, pred: np.ndarray, score: np.ndarray) -> dict:
+def split_metrics(
+    kind: str, classes: tuple[str, ...], y: np.ndarray, pred: np.ndarray, score: np.ndarray, detailed: bool
+) -> dict:
     if kind == "binary":
         return metrics.binary(y, pred, score)
     if kind == "multiclass":
-        return metrics.multiclass(y, pred, classes)
+        return metrics.multiclass(y, pred, classes, per_class=detailed)
     return metrics.regression(y, pred)
 
 
@@ -43,17 +45,20 @@ def evaluate(task: Task, params: Params) -> None:
     meta = read_json(paths.features(task.name) / "meta.json")
     classes = tuple(meta["classes"])
 
+    splits = [s for s in paths.SPLITS if s in meta["rows"]]
+    # Plots, figures, per-class figures and predictions are of the last split: test, or
+    # validation where a task has no test split (y, pred, score and ids stay that split's).
+    final = splits[-1]
     results: dict = {}
-    for split in (s for s in paths.SPLITS if s in meta["rows"]):  # test last, where there is one
-        data, ids = load_split(paths.features(task.name) / f"{split}.pt")
+    for split in splits:
+        data, ids = load_split(paths.features(task.name) / f"{split}.pt", input_key(checkpoint["config"]))
         y = data.y.numpy()
         pred, score = (t.numpy() for t in predict(outputs(model, data.x, task.kind), task.kind))
-        results[split] = split_metrics(task.kind, classes, y, pred, score)
-        if any(meta["unseen_categories"].get(split, {}).values()):
-            results[split]["unseen_categories"] = meta["unseen_categories"][split]
-    # Plots, figures and predictions are of the last split: test, or validation where a
-    # task has no test split (y, pred, score and ids are still that split's).
-    final = split
+        results[split] = split_metrics(task.kind, classes, y, pred, score, detailed=split == final)
+        results[split] |= meta.get("split_metrics", {}).get(split, {})  # e.g. unseen categories, OOV rate
+    seen = read_json(paths.raw(task.name) / SOURCES_FILE)
+    if unpinned := {name: s["sha256"] for name, s in seen.items() if not s["pinned"]}:
+        results["unpinned_sources_sha256"] = unpinned
     title = f"{task.name} ({final})"
     named = (lambda v: np.asarray(classes)[v.astype(int)]) if classes else (lambda v: v)
 

@@ -16,11 +16,14 @@ from reprolab.tasks.base import Task
 
 
 def split(task: Task, params: Params) -> None:
+    config = params.task(task.name).split
     tables = task.read(paths.raw(task.name))
     if task.is_image:
-        parts = split_rows({name: images.as_rows() for name, images in tables.items()}, params.task(task.name).split)
+        parts = split_rows({name: images.as_rows() for name, images in tables.items()}, config)
     else:
-        parts = split_rows(tables, params.task(task.name).split)
+        if task.select is not None:
+            tables = {name: task.select(rows, config) for name, rows in tables.items()}
+        parts = split_rows(tables, config)
     with atomic_path(paths.split(task.name)) as out:
         out.mkdir()
         for name, rows in parts.items():

@@ -17,7 +17,7 @@ from dvclive import Live
 from reprolab import paths
 from reprolab.cli import run
 from reprolab.io import atomic_path, read_json
-from reprolab.models import build
+from reprolab.models import build, input_key
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
 from reprolab.sources import sha256_of
@@ -44,12 +44,16 @@ def train(task: Task, params: Params) -> None:
     generator = seed_everything(params.seed)
     device = pick_device(params.device)
     features = paths.features(task.name)
-    train_split, _ = load_split(features / "train.pt")
-    val_split, _ = load_split(features / "val.pt")
     config = {**params.task(task.name).model.model_dump(), "n_in": meta["n_features"], "n_out": meta["n_outputs"]}
-    if task.is_image:
-        config["normalize"] = meta["normalize"]
-    model = build(config).to(device)
+    config |= {key: meta[key] for key in ("normalize", "vocab_size") if key in meta}
+    train_split, _ = load_split(features / "train.pt", input_key(config))
+    val_split, _ = load_split(features / "val.pt", input_key(config))
+    model = build(config)
+    if config["name"] == "bag":  # start from the word2vec vectors; the padding row stays zero
+        vectors = torch.load(features / "vectors.pt", weights_only=True)
+        with torch.no_grad():
+            model.embedding.weight[: len(vectors)] = vectors
+    model = model.to(device)
     # A checkpoint is resumed only by a run of the same settings on the same data.
     settings = json.dumps([cfg.model_dump(), config, params.seed, str(device)], sort_keys=True)
     data = "".join(sha256_of(features / f"{split}.pt") for split in ("train", "val"))

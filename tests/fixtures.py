@@ -6,6 +6,7 @@ import gzip
 import io
 import pickle
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,7 @@ def mirror(directory: Path) -> Path:
     nslkdd_files(directory)
     mnist_files(directory)
     cifar_archive(directory / "cifar-10-python.tar.gz")
+    news_zip(directory / "NewsAggregatorDataset.zip")
     return directory
 
 
@@ -116,4 +118,36 @@ def cifar_archive(path: Path, per_batch: int = 40, extra: tarfile.TarInfo | None
             tar.addfile(info, io.BytesIO(payload))
         if extra is not None:
             tar.addfile(extra, io.BytesIO(b"x" * extra.size) if extra.isfile() else None)
+    return path
+
+
+NEWS_WORDS = {
+    "b": ("stocks", "bank", "profit", "shares", "market", "fed"),
+    "t": ("apple", "google", "phone", "software", "nasa", "climate"),
+    "e": ("film", "star", "music", "album", "actor", "kardashian"),
+    "m": ("health", "cancer", "study", "ebola", "drug", "doctors"),
+}
+NEWS_PUBLISHERS = ("Reuters", "Huffington Post", "Businessweek", "Contactmusic.com", "Daily Mail", "Other Paper")
+
+
+def news_lines(rows: int, seed: int = 5) -> list[str]:
+    """newsCorpora.csv rows: a title of category words, punctuation and quotes; some fields empty."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(rows):
+        category = "btem"[i % 4]
+        words = [str(rng.choice(NEWS_WORDS[category])) for _ in range(4)] + [str(rng.choice(("the", "a", "of")))]
+        title = f'"{words[0].title()}" {words[1]}, {words[2]}: {words[3]} {words[4]}...'
+        publisher = NEWS_PUBLISHERS[i % len(NEWS_PUBLISHERS)]
+        empty = i % 7 == 0  # like the Daily Mail rows of the real subset
+        rest = ("", "", "", "") if empty else (f"http://example.com/{i}", "dStory", "example.com", "1394470501755")
+        fields = ("" if empty else str(i + 1), title, rest[0], publisher, category, *rest[1:])
+        lines.append("\t".join(fields))
+    return lines
+
+
+def news_zip(path: Path, lines: list[str] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        info = zipfile.ZipInfo("newsCorpora.csv", date_time=(2014, 8, 1, 0, 0, 0))
+        archive.writestr(info, "\n".join(news_lines(400) if lines is None else lines) + "\n")
     return path

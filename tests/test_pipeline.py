@@ -100,7 +100,7 @@ def test_repro_runs_every_stage_then_nothing(repo, environment):
     assert predictions[0] == "id,pred" and {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
     for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
         assert (repo / f"reports/{figure}.png").stat().st_size > 1000
-    assert set(metrics["cifar10"]["test"]["per_class_accuracy"]) == set(TASKS["cifar10"].classes)
+    assert set(metrics["cifar10"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
 
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "baseline")

@@ -54,7 +54,7 @@ def test_featurize_fits_on_training_rows_only(workdir):
     assert meta["encoder"]["mean"][i] == pytest.approx(train_rows["src_bytes"].mean())
     assert meta["encoder"]["mean"][i] != pytest.approx(all_rows["src_bytes"].mean())
     assert "service=telnet" not in meta["feature_names"]  # only in the test file
-    assert meta["unseen_categories"]["test"]["service"] > 0
+    assert meta["split_metrics"]["test"]["unseen_categories"]["service"] > 0
     test = torch.load(paths.features("nslkdd") / "test.pt", weights_only=True)
     assert test["x"].shape == (meta["rows"]["test"], meta["n_features"]) and test["x"].dtype == torch.float32
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from reprolab.io import UserError
-from reprolab.tasks import advertising, blobs, cifar10, mnist, nslkdd
+from reprolab.tasks import advertising, blobs, cifar10, mnist, news, nslkdd
 from reprolab.tasks.base import Task
 
-TASKS: dict[str, Task] = {module.TASK.name: module.TASK for module in (blobs, advertising, nslkdd, mnist, cifar10)}
+TASKS: dict[str, Task] = {
+    module.TASK.name: module.TASK for module in (blobs, advertising, nslkdd, mnist, cifar10, news)
+}
 
 
 def get(name: str) -> Task:

@@ -10,12 +10,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from reprolab.io import UserError
-from reprolab.params import NoSource, StrictModel
+from reprolab.io import UserError, write_json
+from reprolab.params import FeatureParams, NoSource, SplitParams, StrictModel
 from reprolab.sources import Source, fetch
 
 Kind = Literal["binary", "multiclass", "regression"]
 TARGET = "target"
+SOURCES_FILE = "sources.json"  # what the download stage saw: {file: {"sha256", "pinned"}}
 
 # (test rows with the task's `extras` columns, true labels, predicted labels, scores)
 # -> (extra metrics, extra tables written beside the plots)
@@ -51,26 +52,35 @@ class Task:
     extras: tuple[str, ...] = ()  # columns kept for `report`, not used as features
     sources: tuple[Source, ...] = ()
     source_params: type[StrictModel] = NoSource
+    split_params: type[StrictModel] = SplitParams
+    features_params: type[StrictModel] = FeatureParams
+    # Keeps the rows to use, given tasks.<name>.split (e.g. news: the chosen publishers).
+    select: Callable[[pd.DataFrame, Any], pd.DataFrame] | None = None
     # Writes the raw files; by default fetches `sources`. Takes tasks.<name>.source.
     generate: Callable[[Any, Path], None] | None = None
     report: Report | None = None
     predefined_test: bool = False  # `read` returns {"train", "test"} rather than {"all"}
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image tasks
+    text: str | None = None  # the column holding the text, for text tasks
 
     @property
     def is_image(self) -> bool:
         return self.image_shape is not None
 
     @property
+    def modality(self) -> Literal["table", "image", "text"]:
+        return "image" if self.is_image else "text" if self.text else "table"
+
+    @property
     def features(self) -> tuple[str, ...]:
         return self.numeric + self.categorical
 
-    def download(self, source_params: Any, raw_dir: Path) -> dict[str, str]:
-        """Write the raw files into raw_dir; return {file name: sha256} for those fetched."""
+    def download(self, source_params: Any, raw_dir: Path) -> None:
+        """Write the raw files into raw_dir, and what was seen of them into SOURCES_FILE."""
         if self.generate is not None:
             self.generate(source_params, raw_dir)
-            return {}
-        return {source.filename: fetch(source, raw_dir) for source in self.sources}
+        seen = {s.filename: {"sha256": fetch(s, raw_dir), "pinned": bool(s.sha256 or s.md5)} for s in self.sources}
+        write_json(raw_dir / SOURCES_FILE, seen)
 
 
 def read_csv(path: Path, columns: tuple[str, ...], *, header: bool) -> pd.DataFrame:
