@@ -110,6 +110,10 @@ def text(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
     for split, frame in rows.items():
         means, tokens, stats[split] = encode(sentences[split], vectors)
         arrays[split] = {"x": means, "tokens": tokens, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
+    if config.standardize:  # the mean vectors, with the training split's statistics
+        mean, std = arrays["train"]["x"].mean(axis=0), arrays["train"]["x"].std(axis=0)
+        for a in arrays.values():
+            a["x"] = ((a["x"] - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
     (out / "vocab.txt").write_text("".join(f"{word}\n" for word in vectors.words))
     torch.save(torch.from_numpy(vectors.vectors), out / "vectors.pt")
     meta = {"n_features": vectors.vectors.shape[1], "vocab_size": len(vectors.words), "split_metrics": stats}
