@@ -52,18 +52,22 @@ def forward(model: nn.Module, x: Tensor, kind: str) -> Tensor:
     return out if kind == "multiclass" else out.squeeze(-1)
 
 
+def predicted_class(out: Tensor, kind: str) -> Tensor:
+    return (out > 0).long() if kind == "binary" else out.argmax(dim=1)
+
+
 def predict(out: Tensor, kind: str) -> tuple[Tensor, Tensor]:
     """(prediction, score): class and probability of class 1 (binary), class and
     class probabilities (multiclass), or the value twice (regression)."""
     if kind == "binary":
-        return (out > 0).long(), torch.sigmoid(out)
+        return predicted_class(out, kind), torch.sigmoid(out)
     if kind == "multiclass":
-        return out.argmax(dim=1), out.softmax(dim=1)
+        return predicted_class(out, kind), out.softmax(dim=1)
     return out, out
 
 
 def correct(out: Tensor, y: Tensor, kind: str) -> Tensor:
-    return (predict(out, kind)[0] == y.long()).sum()
+    return (predicted_class(out, kind) == y.long()).sum()
 
 
 @torch.no_grad()

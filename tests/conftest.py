@@ -14,8 +14,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
-from reprolab import sources, tasks
+from reprolab import params, paths, sources, tasks
 from reprolab.sources import digest_of, sha256_of
 from tests import fixtures
 
@@ -108,3 +109,26 @@ def pin_fixtures(monkeypatch, mirror_dir) -> None:
 @pytest.fixture
 def offline(monkeypatch) -> None:
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, mirror_dir, pin_fixtures):
+    """A scratch project: params.yaml with few epochs, fixture files as the mirror."""
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for block in data["tasks"].values():
+        block["train"]["epochs"] = 3
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(sources.MIRROR_ENV, str(mirror_dir))
+    monkeypatch.setenv("CI", "true")
+    return tmp_path
+
+
+def run_stages(name: str, *stages) -> None:
+    """Run stages of one task in-process, as dvc would (the params stage's files first)."""
+    checked = params.load()
+    for task in tasks.TASKS:
+        paths.train_params(task).parent.mkdir(parents=True, exist_ok=True)
+        paths.train_params(task).write_text(checked.train_for(task).model_dump_json())
+    for stage in stages:
+        stage(tasks.TASKS[name], checked)

@@ -13,36 +13,14 @@ import pytest
 import torch
 import yaml
 
-from reprolab import params, paths, sources
+from reprolab import paths, sources
 from reprolab.tasks import TASKS
 from stages.download import download
 from stages.evaluate import evaluate
 from stages.featurize import featurize
 from stages.split import split
 from stages.train import train
-from tests.conftest import ROOT
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch, mirror_dir, pin_fixtures):
-    """A scratch project: params.yaml with few epochs, fixture files as the mirror."""
-    data = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for block in data["tasks"].values():
-        block["train"]["epochs"] = 3
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(sources.MIRROR_ENV, str(mirror_dir))
-    monkeypatch.setenv("CI", "true")
-    return tmp_path
-
-
-def run_stages(name: str, *stages) -> None:
-    checked = params.load()
-    for name_of_file in TASKS:
-        paths.train_params(name_of_file).parent.mkdir(parents=True, exist_ok=True)
-        paths.train_params(name_of_file).write_text(checked.train_for(name_of_file).model_dump_json())
-    for stage in stages:
-        stage(TASKS[name], checked)
+from tests.conftest import ROOT, run_stages
 
 
 def test_featurize_fits_on_training_rows_only(workdir):

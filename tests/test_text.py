@@ -1,0 +1,133 @@
+"""The news task: strict reading, publisher selection, tokens, word2vec, pretrained vectors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from reprolab import params, paths
+from reprolab.features.text import Vectors, encode, tokenize, train_word2vec
+from reprolab.io import UserError
+from reprolab.sources import sha256_of
+from reprolab.tasks import news
+from reprolab.tasks.base import TARGET
+from stages.evaluate import evaluate
+from stages.featurize import featurize
+from stages.train import train
+from tests import fixtures
+from tests.conftest import ROOT, run_stages
+
+
+def write_zip(tmp_path, lines):
+    fixtures.news_zip(tmp_path / news.SOURCE.filename, lines)
+    return tmp_path
+
+
+def test_titles_are_read_verbatim_and_empty_fields_tolerated(tmp_path):
+    rows = news.read(write_zip(tmp_path, fixtures.news_lines(30)))["all"]
+    assert len(rows) == 30 and rows.index[0] == 1
+    assert rows["title"].iloc[0].startswith('"') and rows["title"].iloc[0].endswith("...")
+    assert set(rows[TARGET]) == {0, 1, 2, 3}
+
+
+def test_a_wrong_field_count_names_the_line(tmp_path):
+    lines = fixtures.news_lines(10)
+    lines[6] += "\textra"
+    with pytest.raises(UserError, match=r"newsCorpora.csv: line 7: 9 fields, expected 8"):
+        news.read(write_zip(tmp_path, lines))
+
+
+def test_an_unknown_category_names_the_line(tmp_path):
+    lines = fixtures.news_lines(10)
+    fields = lines[2].split("\t")
+    fields[4] = "x"
+    lines[2] = "\t".join(fields)
+    with pytest.raises(UserError, match=r"line 3: unknown category 'x'"):
+        news.read(write_zip(tmp_path, lines))
+
+
+def test_publishers_are_selected_by_params(tmp_path):
+    rows = news.read(write_zip(tmp_path, fixtures.news_lines(60)))["all"]
+    split = news.NewsSplit(val=0.1, test=0.1, random_state=123, publishers=["Reuters", "Daily Mail"])
+    assert set(news.select(rows, split)["publisher"]) == {"Reuters", "Daily Mail"}
+    with pytest.raises(UserError, match="no row has any of"):
+        news.select(rows, news.NewsSplit(val=0.1, test=0.1, random_state=1, publishers=["Nobody"]))
+
+
+def test_tokenize_like_the_classic_exercise():
+    assert tokenize('Fed\'s "Yellen": rates—up, U.S. stocks...', lowercase=True) == [
+        "fed", "s", "yellen", "rates—up", "u", "s", "stocks",
+    ]  # fmt: skip
+    assert tokenize("Apple iPhone", lowercase=False) == ["Apple", "iPhone"]
+
+
+def test_mean_vectors_zero_rows_and_oov_rate():
+    vectors = Vectors(["a", "b"], np.array([[1.0, 0.0], [0.0, 2.0]], np.float32))
+    means, tokens, stats = encode([["a", "b", "zz"], ["zz"], ["b"]], vectors)
+    assert means.tolist() == [[0.5, 1.0], [0.0, 0.0], [0.0, 2.0]]
+    assert tokens.tolist() == [[0, 1], [2, 2], [1, 2]]  # padded with the vocabulary size
+    assert stats == {"oov_rate": pytest.approx(2 / 5), "no_known_word": 1}
+
+
+def test_word2vec_repeats_itself():
+    sentences = [tokenize(line.split("\t")[1], True) for line in fixtures.news_lines(50)]
+    runs = [
+        train_word2vec(sentences, vector_size=8, window=3, min_count=1, epochs=3, sg=True, seed=5) for _ in range(2)
+    ]
+    assert runs[0].words == runs[1].words and np.array_equal(runs[0].vectors, runs[1].vectors)
+
+
+def use_pretrained(workdir, vectors_file, **pretrained):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["news"]["features"]["pretrained"] = {"binary": True, **pretrained}
+    data["tasks"]["news"]["model"]["name"] = "bag"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+
+
+@pytest.fixture
+def word2vec_binary(tmp_path):
+    """A small word2vec binary file, as GoogleNews-vectors-negative300.bin is."""
+    from gensim.models import KeyedVectors
+
+    words = sorted({w for group in fixtures.NEWS_WORDS.values() for w in group} | {"unused"})
+    vectors = KeyedVectors(vector_size=6)
+    rng = np.random.default_rng(0)
+    vectors.add_vectors(words, rng.normal(size=(len(words), 6)).astype(np.float32))
+    path = tmp_path / "vectors.bin"
+    vectors.save_word2vec_format(str(path), binary=True)
+    return path
+
+
+def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_binary):
+    use_pretrained(workdir, word2vec_binary, path=str(word2vec_binary), sha256=sha256_of(word2vec_binary))
+    from stages.download import download
+    from stages.split import split
+
+    run_stages("news", download, split, featurize, train, evaluate)
+    vocab = (paths.features("news") / "vocab.txt").read_text().split()
+    assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
+    assert torch.load(paths.features("news") / "vectors.pt", weights_only=True).shape == (len(vocab), 6)
+    results = json.loads(paths.metrics("news").read_text())
+    assert results["test"]["oov_rate"] > 0  # "the", "a", "of" have no vector
+    assert set(results["test"]["per_class"]) == set(news.CLASS_NAMES)
+    assert "NewsAggregatorDataset.zip" in results["unpinned_sources_sha256"]
+
+
+def test_a_pretrained_file_with_another_checksum_is_refused(workdir, word2vec_binary):
+    use_pretrained(workdir, word2vec_binary, path=str(word2vec_binary), sha256="0" * 64)
+    from stages.download import download
+    from stages.split import split
+
+    with pytest.raises(UserError, match="pretrained.sha256"):
+        run_stages("news", download, split, featurize)
+
+
+def test_a_pretrained_url_needs_a_checksum():
+    with pytest.raises(UserError, match="a url needs its sha256"):
+        data = yaml.safe_load((ROOT / "params.yaml").read_text())
+        data["tasks"]["news"]["features"]["pretrained"] = {"url": "https://example.com/v.bin"}
+        params.validate(data)
