@@ -78,3 +78,29 @@ def test_a_failed_download_leaves_no_raw_directory(workdir, monkeypatch, tmp_pat
         run_stages("nslkdd", download)
     assert not paths.raw("nslkdd").exists()
     shutil.rmtree(empty)
+
+
+def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch):
+    from stages import train as train_module
+
+    run_stages("mnist", download, split, featurize, train)
+    whole = {path: path.read_bytes() for path in paths.live("mnist").rglob("*") if path.is_file()}
+    whole_state = torch.load(paths.model("mnist"), weights_only=True)["state_dict"]
+    assert not paths.checkpoint("mnist").exists()  # a finished run leaves none
+
+    real_log = train_module.log_epoch
+
+    def interrupted(live, epoch):
+        real_log(live, epoch)
+        if epoch.epoch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "log_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_stages("mnist", train)
+    assert paths.checkpoint("mnist").exists() and not paths.live("mnist").exists()
+    monkeypatch.setattr(train_module, "log_epoch", real_log)
+    run_stages("mnist", train)
+    assert {path: path.read_bytes() for path in paths.live("mnist").rglob("*") if path.is_file()} == whole
+    state = torch.load(paths.model("mnist"), weights_only=True)["state_dict"]
+    assert all(torch.equal(state[k], whole_state[k]) for k in whole_state)
