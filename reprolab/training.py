@@ -183,7 +183,8 @@ def fit(
         for record in result.history:
             on_epoch(record)
 
-    for epoch in tqdm(range(start, cfg.epochs + 1), desc="epochs", disable=quiet(), initial=start - 1):
+    epochs = tqdm(range(start, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=start - 1, disable=quiet())
+    for epoch in epochs:
         model.train()
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=train.x.device)
