@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test bench lint clean
+.PHONY: repro test bench report lint clean
+BASE ?= main
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,9 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	python -m bench.trainer
 	python -m bench.images
+
+report: $(VENV)/.installed  # the pull-request report against BASE; exits 1 on a regression
+	python -m reprolab.report --base $(BASE)
 
 lint: $(VENV)/.installed
 	ruff check . && ruff format --check .

@@ -1,0 +1,153 @@
+"""The pull-request report: what changed against a base branch, and a regression gate.
+
+    python -m reprolab.report --base main [--out report] [--gate gate.yaml]
+
+Compares the workspace with the merge-base of BASE and HEAD (not HEAD~1): params
+that changed, every metric's old and new value, and the loss/accuracy curves of
+both revisions rendered to PNG (vl-convert, no browser). Writes OUT/report.md and
+OUT/*.png, prints the report, and exits 1 when a metric regressed by more than
+gate.yaml allows, naming each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from reprolab.io import UserError, write_text
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: str  # "path:key" pattern, e.g. "metrics/*.json:test.accuracy"
+    higher_is_better: bool
+    tolerance: float  # how much worse than the base a metric may get
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str  # "path:key"
+    old: float | None
+    new: float | None
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"{' '.join(args)}: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def load_rules(path: Path) -> list[Rule]:
+    try:
+        data = yaml.safe_load(path.read_text())
+        return [Rule(r["match"], bool(r["higher_is_better"]), float(r["tolerance"])) for r in data["rules"]]
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found") from None
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"{path}: each rule needs match, higher_is_better and tolerance ({err})") from None
+
+
+def metric_changes(diff: dict) -> list[Change]:
+    """`dvc metrics diff --json` output as a flat list."""
+    return [
+        Change(f"{path}:{key}", values.get("old"), values.get("new"))
+        for path, metrics in sorted(diff.items())
+        for key, values in sorted(metrics.items())
+    ]
+
+
+def regressions(changes: list[Change], rules: list[Rule]) -> list[str]:
+    """One line per metric that got worse than its rule allows (the first rule that matches)."""
+    found = []
+    for change in changes:
+        rule = next((r for r in rules if fnmatch.fnmatchcase(change.name, r.match)), None)
+        if rule is None or not isinstance(change.old, int | float) or not isinstance(change.new, int | float):
+            continue
+        worse = (change.old - change.new) if rule.higher_is_better else (change.new - change.old)
+        if worse > rule.tolerance:
+            found.append(
+                f"{change.name}: {change.old} -> {change.new} (worse by {worse:.6g}, allowed {rule.tolerance})"
+            )
+    return found
+
+
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def render_plots(base: str, out: Path) -> list[str]:
+    """PNG files of the loss and accuracy curves, base and workspace in one chart each."""
+    import vl_convert
+
+    shown = json.loads(_run("dvc", "plots", "diff", base, "--json"))
+    files = []
+    for plot_id, renders in sorted(shown.get("data", {}).items()):
+        if not plot_id.endswith(("-loss", "-accuracy")) or not renders:  # no data in either revision
+            continue
+        name = f"{plot_id}.png"
+        (out / name).write_bytes(vl_convert.vegalite_to_png(renders[0]["content"], scale=1))
+        files.append(name)
+    return files
+
+
+def report(base_branch: str, out: Path, gate: Path, plots: bool = True) -> tuple[str, list[str]]:
+    base = _run("git", "merge-base", base_branch, "HEAD").strip()
+    params = json.loads(_run("dvc", "params", "diff", base, "--json") or "{}")
+    changes = metric_changes(json.loads(_run("dvc", "metrics", "diff", base, "--json") or "{}"))
+    failed = regressions(changes, load_rules(gate))
+
+    lines = [f"# Report against {base_branch} (merge-base {base[:12]})", ""]
+    lines += ["## Params", ""]
+    param_rows = [(f"{p}:{k}", v.get("old"), v.get("new")) for p, keys in params.items() for k, v in keys.items()]
+    if param_rows:
+        lines += ["| param | base | this |", "|---|---|---|"]
+        lines += [f"| {name} | {_cell(old)} | {_cell(new)} |" for name, old, new in param_rows]
+    else:
+        lines.append("No params changed.")
+    lines += ["", "## Metrics", ""]
+    if changes:
+        lines += ["| metric | base | this | change |", "|---|---|---|---|"]
+        for c in changes:
+            delta = c.new - c.old if isinstance(c.new, int | float) and isinstance(c.old, int | float) else None
+            lines.append(f"| {c.name} | {_cell(c.old)} | {_cell(c.new)} | {_cell(delta)} |")
+    else:
+        lines.append("No metric changed.")
+    lines += ["", "## Regression gate", ""]
+    lines += [f"- REGRESSED {line}" for line in failed] or [f"Passed ({gate})."]
+    out.mkdir(parents=True, exist_ok=True)
+    if plots:
+        images = render_plots(base, out)
+        lines += ["", "## Curves (base and this revision)", ""] + [f"![{name}]({name})" for name in images]
+    text = "\n".join(lines) + "\n"
+    write_text(out / "report.md", text)
+    return text, failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m reprolab.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", default="main", help="the branch the change goes into")
+    parser.add_argument("--out", type=Path, default=Path("report"))
+    parser.add_argument("--gate", type=Path, default=Path("gate.yaml"))
+    parser.add_argument("--no-plots", action="store_true", help="leave the PNG curves out")
+    args = parser.parse_args()
+    try:
+        text, failed = report(args.base, args.out, args.gate, plots=not args.no_plots)
+    except UserError as err:
+        print(f"error: report: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(text)
+    for line in failed:
+        print(f"regression: {line}", file=sys.stderr)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The pull-request report and its regression gate, on a temporary git repository with
+two commits whose metrics differ."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reprolab.report import Change, Rule, regressions
+from tests.conftest import ROOT
+
+RULES = [Rule("metrics/*.json:test.accuracy", True, 0.005), Rule("metrics/*.json:test.rmse", False, 0.05)]
+
+
+def test_the_gate_compares_in_the_right_direction():
+    changes = [
+        Change("metrics/a.json:test.accuracy", 0.90, 0.896),  # within half a point
+        Change("metrics/b.json:test.accuracy", 0.90, 0.89),  # a point down
+        Change("metrics/c.json:test.rmse", 1.0, 1.2),  # error up
+        Change("metrics/c.json:test.rmse", 1.0, 0.5),  # error down: better
+        Change("metrics/d.json:train.loss", 0.1, 9.0),  # no rule
+        Change("metrics/e.json:test.accuracy", None, 0.5),  # new metric
+    ]
+    assert regressions(changes, RULES) == [
+        "metrics/b.json:test.accuracy: 0.9 -> 0.89 (worse by 0.01, allowed 0.005)",
+        "metrics/c.json:test.rmse: 1.0 -> 1.2 (worse by 0.2, allowed 0.05)",
+    ]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def two_commits(tmp_path) -> Path:
+    """main holds accuracy 0.90; the branch `change` moves on to 0.88 with a new lr."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "ci@example.com")
+    git(repo, "config", "user.name", "CI")
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    shutil.copy(ROOT / "gate.yaml", repo / "gate.yaml")
+    (repo / "dvc.yaml").write_text(
+        "metrics:\n  - metrics/task.json\nplots:\n  - task-loss:\n      x: step\n      y:\n"
+        "        curves/loss.tsv: loss\n"
+    )
+    (repo / "metrics").mkdir()
+    (repo / "curves").mkdir()
+
+    def commit(lr: float, accuracy: float, message: str) -> None:
+        (repo / "params.yaml").write_text(f"train:\n  lr: {lr}\n")
+        (repo / "metrics/task.json").write_text(json.dumps({"test": {"accuracy": accuracy}}))
+        (repo / "curves/loss.tsv").write_text("step\tloss\n0\t1.0\n1\t" + str(1 - accuracy) + "\n")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", message)
+
+    commit(0.1, 0.90, "base")
+    git(repo, "checkout", "-q", "-b", "change")
+    commit(0.5, 0.88, "raise lr")
+    return repo
+
+
+def report(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "reprolab.report", "--base", "main", *args], cwd=repo, capture_output=True, text=True,
+        env={**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"},
+    )  # fmt: skip
+
+
+def test_a_regression_fails_the_report_and_is_named(two_commits):
+    result = report(two_commits)
+    assert result.returncode == 1, result.stderr
+    assert "regression: metrics/task.json:test.accuracy: 0.9 -> 0.88" in result.stderr
+    text = (two_commits / "report/report.md").read_text()
+    assert "| params.yaml:train.lr | 0.1 | 0.5 |" in text
+    assert "| metrics/task.json:test.accuracy | 0.9 | 0.88 | -0.02 |" in text
+    png = (two_commits / "report/task-loss.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+
+
+def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):
+    (two_commits / "metrics/task.json").write_text(json.dumps({"test": {"accuracy": 0.899}}))
+    git(two_commits, "commit", "-qam", "recover")  # HEAD~1 had 0.88; main has 0.90
+    result = report(two_commits, "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "| metrics/task.json:test.accuracy | 0.9 | 0.899 |" in (two_commits / "report/report.md").read_text()
