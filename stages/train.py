@@ -68,8 +68,9 @@ def train(task: Task, params: Params) -> None:
                 checkpoint=paths.checkpoint(task.name), fingerprint=fingerprint,
             )  # fmt: skip
             live.summary.update(
-                best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early
-            )
+                best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early,
+                device=str(device), torch=torch.__version__, threads=torch.get_num_threads(),
+            )  # fmt: skip
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves; the checkpoint stays
         raise

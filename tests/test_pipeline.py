@@ -7,8 +7,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,13 +152,83 @@ def test_a_task_override_reruns_only_that_task(repo):
     assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
 
 
-def test_an_unknown_key_stops_the_run(repo):
-    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
-    assert result.returncode != 0
-    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
-
-
 def _task_train(repo: Path, name: str) -> dict:
     import yaml
 
     return yaml.safe_load((repo / "params.yaml").read_text())["tasks"][name]["train"]
+
+
+def _queue_idle(repo: Path) -> bool:
+    status = sh(repo, "dvc", "queue", "status").stdout
+    return not re.search(r"\b(Queued|Running)\b", status)
+
+
+def test_queued_experiments_run_two_at_a_time(repo):
+    def workspace() -> tuple[str, str]:  # the last experiment above is applied: compare with that
+        return sh(repo, "git", "status", "--porcelain").stdout, sh(repo, "git", "diff").stdout
+
+    before = workspace()
+    rates = (0.002, 0.02, 0.2)
+    for lr in rates:
+        sh(repo, "dvc", "exp", "run", "--queue", "-n", f"lr-{lr}", "-S", f"train.lr={lr}")
+    sh(repo, "dvc", "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 600
+    while not _queue_idle(repo):
+        assert time.monotonic() < deadline, sh(repo, "dvc", "queue", "status").stdout
+        time.sleep(3)
+    experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    runs = {
+        exp["name"]: exp["revs"][0]["data"]
+        for baseline in experiments
+        for exp in baseline.get("experiments") or []
+        if (exp.get("name") or "").startswith("lr-")
+    }
+    assert set(runs) == {f"lr-{lr}" for lr in rates}, sh(repo, "dvc", "queue", "status").stdout
+    losses = set()
+    for lr in rates:
+        data = runs[f"lr-{lr}"]
+        assert data["params"]["params.yaml"]["data"]["train"]["lr"] == lr
+        losses.add(data["metrics"]["metrics/advertising.json"]["data"]["test"]["mse"])
+    assert len(losses) == len(rates)  # each run has metrics of its own
+    assert workspace() == before
+
+
+def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, monkeypatch):
+    """Through an S3-compatible server (moto) on 127.0.0.1, as a team's remote would be."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(key, value)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="reprolab")
+        sh(repo, "dvc", "remote", "add", "-d", "team", "s3://reprolab/cache")
+        sh(repo, "dvc", "remote", "modify", "team", "endpointurl", endpoint)
+        sh(repo, "git", "commit", "-qam", "team remote")
+        pushed = sh(repo, "dvc", "push")
+        assert re.search(r"\d+ files? pushed", pushed.stdout), pushed.stdout
+
+        clone = tmp_path / "clone"
+        sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+        pulled = sh(clone, "dvc", "pull")
+        assert (clone / "models/nslkdd.pt").exists(), pulled.stdout
+        again = sh(clone, "dvc", "repro")
+        assert ran(again) == set() and "Data and pipelines are up to date." in again.stdout
+    finally:
+        server.stop()
+
+
+def test_an_unknown_key_stops_the_run(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
+    assert result.returncode != 0
+    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout

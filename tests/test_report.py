@@ -92,3 +92,24 @@ def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):
     result = report(two_commits, "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "| metrics/task.json:test.accuracy | 0.9 | 0.899 |" in (two_commits / "report/report.md").read_text()
+
+
+def check_workflow(path: Path) -> subprocess.CompletedProcess:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    schema = ["--builtin-schema", "vendor.github-workflows"]
+    return subprocess.run([str(checker), *schema, str(path)], capture_output=True, text=True)
+
+
+def test_the_pull_request_workflow_is_valid():
+    """Offline: against the GitHub workflow schema that check-jsonschema vendors."""
+    workflow = ROOT / ".github/workflows/pipeline.yml"
+    result = check_workflow(workflow)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = workflow.read_text()
+    assert "fetch-depth: 0" in text and "make report" in text and "cml comment create" in text
+
+
+def test_a_broken_workflow_is_caught(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: x\non: pull_request\njobs:\n  report:\n    steps: []\n")  # no runs-on
+    assert check_workflow(broken).returncode != 0
