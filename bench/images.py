@@ -41,7 +41,7 @@ def images_per_second(options: dict, shape: list[int], augment: bool, channels_l
     data = Split(torch.randint(0, 256, (rows, *shape), dtype=torch.uint8, generator=g), torch.arange(rows) % 10)
     cfg = TrainParams(
         epochs=1, batch_size=128, lr=0.01, optimizer="momentum", momentum=0.9, weight_decay=0.0,
-        scheduler="none", step_size=1, gamma=1.0, patience=0, threads=0, augment=augment,
+        scheduler="none", step_size=1, gamma=1.0, patience=0, threads=0, augment=augment, processes=1,
     )  # fmt: skip
     tiny = Split(data.x[:8], data.y[:8])
     fit(model, "multiclass", Split(data.x[:256], data.y[:256]), tiny, cfg, g)  # warm-up

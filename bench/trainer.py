@@ -33,7 +33,7 @@ def trainer_epoch(model_config: dict, kind: str, train: Split, batch_size: int) 
     torch.manual_seed(0)
     cfg = TrainParams(
         epochs=1, batch_size=batch_size, lr=0.1, optimizer="sgd", momentum=0.0, weight_decay=0.0,
-        scheduler="none", step_size=1, gamma=1.0, patience=0, threads=0, augment=False,
+        scheduler="none", step_size=1, gamma=1.0, patience=0, threads=0, augment=False, processes=1,
     )  # fmt: skip
     model, tiny_val = build(model_config), Split(train.x[:8], train.y[:8])
     start = time.perf_counter()

@@ -39,6 +39,7 @@ class TrainParams(StrictModel):
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
     threads: Annotated[int, Field(ge=0, description="CPU threads for torch; 0 is torch's default")]
     augment: bool = Field(description="images: random crop (padding 4) and horizontal flip")
+    processes: Annotated[int, Field(ge=1, description="data-parallel processes (torchrun, DDP)")] = 1
 
 
 # The same keys, each optional: a task's `train:` block overrides only what it names.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -97,9 +98,18 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams):
     return None
 
 
+def rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of data-parallel processes (1 outside torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def batches(data: Split, batch_size: int, generator: torch.Generator, augment: bool = False) -> Iterator[Split]:
     """Shuffled batches; batch_size 0 is the whole split, unshuffled (full-batch descent).
-    With augment, each image batch is randomly cropped and flipped."""
+    With augment, each image batch is randomly cropped and flipped. Under data-parallel
+    training every process draws the same batches and keeps its own share of each."""
+    rank, world = rank_and_world()
     if batch_size == 0 or batch_size >= len(data):
         chunks: Iterator[Split] = iter([data])
     else:
@@ -107,7 +117,9 @@ def batches(data: Split, batch_size: int, generator: torch.Generator, augment: b
         x, y = data.x[order], data.y[order]
         chunks = (Split(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(data), batch_size))
     for batch in chunks:
-        yield Split(random_crop_flip(batch.x, CROP_PADDING, generator), batch.y) if augment else batch
+        if augment:
+            batch = Split(random_crop_flip(batch.x, CROP_PADDING, generator), batch.y)
+        yield Split(batch.x[rank::world], batch.y[rank::world]) if world > 1 else batch
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,7 @@ def fit(
     scheduler = make_scheduler(optimizer, cfg)
     classify = kind != "regression"
     result, best_loss, best_state, start = FitResult(), math.inf, None, 1
+    rank, world = rank_and_world()
 
     saved = _resume(checkpoint, fingerprint)
     if saved is not None:
@@ -183,7 +196,7 @@ def fit(
         for record in result.history:
             on_epoch(record)
 
-    epochs = tqdm(range(start, cfg.epochs + 1), desc="epochs", total=cfg.epochs, initial=start - 1, disable=quiet())
+    epochs = tqdm(range(start, cfg.epochs + 1), "epochs", cfg.epochs, initial=start - 1, disable=quiet() or rank > 0)
     for epoch in epochs:
         model.train()
         lr = optimizer.param_groups[0]["lr"]
@@ -200,6 +213,9 @@ def fit(
                 hits += correct(out.detach(), batch.y, kind)
         if scheduler is not None:
             scheduler.step()
+        if world > 1:  # the whole split's loss and hits, from every process's share
+            dist.all_reduce(loss_sum)
+            dist.all_reduce(hits)
 
         val_out = outputs(model, val.x, kind)
         record = Epoch(
@@ -217,7 +233,7 @@ def fit(
                 best_state = copy.deepcopy(model.state_dict())
         elif cfg.patience and epoch - result.best_epoch >= cfg.patience:
             result.stopped_early = True
-        if checkpoint is not None and not result.stopped_early:
+        if checkpoint is not None and rank == 0 and not result.stopped_early:
             _save_checkpoint(
                 checkpoint,
                 {

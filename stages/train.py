@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 
 import torch
+import torch.distributed as dist
 from dvclive import Live
+from torch.nn.parallel import DistributedDataParallel
 
 from reprolab import paths
 from reprolab.cli import run
@@ -36,13 +39,28 @@ def log_epoch(live: Live, epoch: Epoch) -> None:
     live.log_metric("lr", epoch.lr, plot=False)
 
 
+def launch(task: Task, processes: int) -> None:
+    """Run this stage again as `processes` data-parallel processes under torchrun."""
+    from torch.distributed.run import main as torchrun
+
+    torchrun(["--standalone", f"--nproc-per-node={processes}", "-m", "stages.train", task.name])
+
+
 def train(task: Task, params: Params) -> None:
     cfg = TrainParams.model_validate(read_json(paths.train_params(task.name)))
+    if cfg.processes > 1 and "LOCAL_RANK" not in os.environ:
+        return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     generator = seed_everything(params.seed)
     device = pick_device(params.device)
+    if cfg.processes > 1:  # a process of torchrun's: gloo on the CPU, nccl between GPUs
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if cfg.processes > 1 else 0
     features = paths.features(task.name)
     config = {**params.task(task.name).model.model_dump(), "n_in": meta["n_features"], "n_out": meta["n_outputs"]}
     config |= {key: meta[key] for key in ("normalize", "vocab_size") if key in meta}
@@ -59,22 +77,33 @@ def train(task: Task, params: Params) -> None:
     data = "".join(sha256_of(features / f"{split}.pt") for split in ("train", "val"))
     fingerprint = hashlib.sha256((settings + data).encode()).hexdigest()
 
+    if cfg.processes > 1:
+        model = DistributedDataParallel(model)
+    train_split, val_split = train_split.to(device), val_split.to(device)
+    checkpoint = paths.checkpoint(task.name)
+    if rank > 0:  # only the first process writes curves, checkpoints and the model
+        fit(model, task.kind, train_split, val_split, cfg, generator, checkpoint=checkpoint, fingerprint=fingerprint)
+        dist.destroy_process_group()
+        return
+
     live_dir = paths.live(task.name)
     try:
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
-                model, task.kind, train_split.to(device), val_split.to(device), cfg, generator,
-                on_epoch=lambda epoch: log_epoch(live, epoch),
-                checkpoint=paths.checkpoint(task.name), fingerprint=fingerprint,
+                model, task.kind, train_split, val_split, cfg, generator,
+                on_epoch=lambda epoch: log_epoch(live, epoch), checkpoint=checkpoint, fingerprint=fingerprint,
             )  # fmt: skip
             live.summary.update(
                 best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early,
-                device=str(device), torch=torch.__version__, threads=torch.get_num_threads(),
+                device=str(device), torch=torch.__version__, threads=torch.get_num_threads(), processes=cfg.processes,
             )  # fmt: skip
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves; the checkpoint stays
         raise
 
+    if cfg.processes > 1:
+        model = model.module
+        dist.destroy_process_group()
     state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     with atomic_path(paths.model(task.name)) as tmp:
         torch.save({"config": config, "kind": task.kind, "state_dict": state}, tmp)

@@ -137,7 +137,7 @@ def test_image_models_take_uint8_and_give_logits(name, shape):
 
 CFG = dict(
     epochs=4, batch_size=8, lr=0.05, optimizer="momentum", momentum=0.9, weight_decay=0.0,
-    scheduler="cosine", step_size=1, gamma=1.0, patience=0, threads=1, augment=True,
+    scheduler="cosine", step_size=1, gamma=1.0, patience=0, threads=1, augment=True, processes=1,
 )  # fmt: skip
 
 

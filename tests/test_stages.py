@@ -104,3 +104,25 @@ def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch
     assert {path: path.read_bytes() for path in paths.live("mnist").rglob("*") if path.is_file()} == whole
     state = torch.load(paths.model("mnist"), weights_only=True)["state_dict"]
     assert all(torch.equal(state[k], whole_state[k]) for k in whole_state)
+
+
+def test_two_data_parallel_processes_match_one(workdir):
+    """torchrun with gloo on the CPU: each process trains on its share of every batch."""
+    run_stages("blobs", download, split, featurize)
+    summaries = {}
+    for processes in (1, 2):
+        data = yaml.safe_load((workdir / "params.yaml").read_text())
+        data["tasks"]["blobs"]["train"].update(processes=processes, epochs=30)
+        (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+        run_stages("blobs")  # rewrites the effective train settings, as the params stage does
+        result = subprocess.run(
+            [sys.executable, "-m", "stages.train", "blobs"],
+            cwd=workdir, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        summaries[processes] = json.loads((paths.live("blobs") / "metrics.json").read_text())
+        assert torch.load(paths.model("blobs"), weights_only=True)["state_dict"]  # written once, by rank 0
+    assert summaries[2]["processes"] == 2 and summaries[1]["processes"] == 1
+    # full-batch descent on two equal halves averages to the same gradient as on the whole
+    assert summaries[2]["val"]["loss"] == pytest.approx(summaries[1]["val"]["loss"], rel=1e-4)
+    assert summaries[2]["train"]["acc"] == summaries[1]["train"]["acc"]

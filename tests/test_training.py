@@ -11,7 +11,7 @@ from reprolab.training import Split, batches, fit, make_optimizer, make_schedule
 
 DEFAULTS = dict(
     epochs=30, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=0.0,
-    scheduler="none", step_size=10, gamma=0.5, patience=0, threads=1, augment=False,
+    scheduler="none", step_size=10, gamma=0.5, patience=0, threads=1, augment=False, processes=1,
 )  # fmt: skip
 
 
