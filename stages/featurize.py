@@ -88,8 +88,8 @@ def pretrained_file(task: Task, config) -> Path:
     path = Path(config.path)
     if not path.is_file():
         raise UserError(f"{where}.path: {path} not found")
-    if config.sha256 and sha256_of(path) != config.sha256:
-        raise UserError(f"{where}.sha256: {path} has sha256 {sha256_of(path)}, expected {config.sha256}")
+    if config.sha256 and (seen := sha256_of(path)) != config.sha256:
+        raise UserError(f"{where}.sha256: {path} has sha256 {seen}, expected {config.sha256}")
     return path
 
 

@@ -72,8 +72,9 @@ def train(task: Task, params: Params) -> None:
         with torch.no_grad():
             model.embedding.weight[: len(vectors)] = vectors
     model = model.to(device)
-    # A checkpoint is resumed only by a run of the same settings on the same data.
-    settings = json.dumps([cfg.model_dump(), config, params.seed, str(device)], sort_keys=True)
+    # A checkpoint is resumed only by a run of the same settings on the same data. The device
+    # type, not its index: every data-parallel process must compute the same fingerprint.
+    settings = json.dumps([cfg.model_dump(), config, params.seed, device.type], sort_keys=True)
     data = "".join(sha256_of(features / f"{split}.pt") for split in ("train", "val"))
     fingerprint = hashlib.sha256((settings + data).encode()).hexdigest()
 
@@ -107,7 +108,7 @@ def train(task: Task, params: Params) -> None:
     state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
     with atomic_path(paths.model(task.name)) as tmp:
         torch.save({"config": config, "kind": task.kind, "state_dict": state}, tmp)
-    paths.checkpoint(task.name).unlink(missing_ok=True)  # finished: nothing to resume
+    checkpoint.unlink(missing_ok=True)  # finished: nothing to resume
 
 
 if __name__ == "__main__":
