@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test bench report lint clean
+.PHONY: repro test bench report compare results lint clean
 BASE ?= main
 
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -24,7 +24,17 @@ bench: $(VENV)/.installed
 	python -m bench.images
 
 report: $(VENV)/.installed  # the pull-request report against BASE; exits 1 on a regression
-	python -m reprolab.report --base $(BASE)
+	python -m reprolab.review --base $(BASE)
+
+# The experiments of a sweep side by side: the params that differ and the headline metrics
+# that changed, without the data and model hashes (after `make repro`; see README).
+compare:
+	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
+
+COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
+
+results: $(VENV)/.installed  # the README's results table, from the committed metrics/
+	python -m reprolab.results
 
 lint: $(VENV)/.installed
 	ruff check . && ruff format --check .

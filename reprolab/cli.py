@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from reprolab import params as params_module
 from reprolab import tasks
-from reprolab.io import UserError
+from reprolab.files import UserError
 from reprolab.params import Params
 from reprolab.tasks.base import Task
 
@@ -28,6 +28,11 @@ def run(stage: Callable[[Task, Params], None]) -> None:
     """Entry point of a per-task stage: `python -m stages.NAME TASK`."""
     name = stage.__name__  # each stage function is named after its stage
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=stage.__doc__)
-    parser.add_argument("task", help=f"one of: {', '.join(tasks.TASKS)}")
+    parser.add_argument("task", help=f"one of: {', '.join(tasks.NAMES)}")
     args = parser.parse_args()
-    guarded(f"{name}@{args.task}", lambda: stage(tasks.get(args.task), params_module.load()))
+
+    def work() -> None:
+        task = tasks.get(args.task)
+        stage(task, params_module.load({task.name: task}))
+
+    guarded(f"{name}@{args.task}", work)

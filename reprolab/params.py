@@ -2,17 +2,20 @@
 
 An unknown key (a typo, or one added with `dvc exp run -S +key=...`), a wrong
 type or an out-of-range value ends in one line naming the key and the reason.
+The `params` stage checks the whole file; a task's own stages check the global
+keys and that task's block (so that they load no other task's module).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-from reprolab.io import UserError
+from reprolab.files import UserError
 
 PARAMS_FILE = "params.yaml"
 
@@ -116,15 +119,13 @@ class Params(StrictModel):
         return TrainParams(**{**self.train.model_dump(), **overrides})
 
 
-def _schema() -> type[Params]:
-    from reprolab.tasks import TASKS  # the task modules declare their own source schema
-
-    tasks = create_model(
-        "Tasks",
-        __base__=StrictModel,
-        **{name: (task_params_model(name, task), ...) for name, task in TASKS.items()},
-    )
-    return create_model("CheckedParams", __base__=Params, tasks=(tasks, ...))
+def _schema(tasks: Mapping[str, Any], complete: bool) -> type[Params]:
+    """tasks: {name: Task}, whose modules declare their own source, split and features schema.
+    Complete: every task block is there and no other; else other blocks are left unchecked."""
+    config = ConfigDict(extra="forbid" if complete else "ignore", strict=True, frozen=True)
+    fields = {name: (task_params_model(name, task), ...) for name, task in tasks.items()}
+    checked = create_model("Tasks", __config__=config, **fields)
+    return create_model("CheckedParams", __base__=Params, tasks=(checked, ...))
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -139,14 +140,12 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{key}: {reason}" if key else reason
 
 
-def validate(data: Any, source: str = PARAMS_FILE) -> Params:
+def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, complete: bool = False) -> Params:
     try:
-        params = _schema().model_validate(data)
+        params = _schema(tasks, complete).model_validate(data)
     except ValidationError as err:
         raise UserError(f"{source}: " + "; ".join(_describe(e) for e in err.errors())) from None
-    from reprolab.tasks import TASKS
-
-    for name, task in TASKS.items():
+    for name, task in tasks.items():
         if task.predefined_test and params.task(name).split.test > 0:
             raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
         model = params.task(name).model
@@ -162,11 +161,11 @@ def validate(data: Any, source: str = PARAMS_FILE) -> Params:
     return params
 
 
-def load(path: str | Path = PARAMS_FILE) -> Params:
+def load(tasks: Mapping[str, Any], path: str | Path = PARAMS_FILE, complete: bool = False) -> Params:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run from the repository root)") from None
     except yaml.YAMLError as err:
         raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
-    return validate(data, str(path))
+    return validate(data, tasks, str(path), complete)

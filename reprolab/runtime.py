@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from reprolab.io import UserError
+from reprolab.files import UserError
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -3,68 +3,36 @@
 A file is fetched from the first of its URLs that works (retrying connection
 faults and truncated bodies), or from the mirror named by REPROLAB_MIRROR:
 a directory, or the base URL of an HTTP server, holding files under their
-canonical names. Whatever the origin, the content is checked against its
-pinned checksum (and unpacked: gzip, or a tar archive extracted safely)
-before it is renamed into place, so a failure leaves nothing behind.
+canonical names. Whatever the origin, the content is checked before it is
+renamed into place (and unpacked: gzip, or a tar archive extracted safely), so
+a failure leaves nothing behind. The check is the pinned checksum, unless the
+mirror holds a `SHA256SUMS` file (as `sha256sum` writes it) that lists the
+file: a mirror may so vouch for a re-packed copy, and then that line decides.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
+import re
 import shutil
-import sys
 import tarfile
 import time
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any
 
 import requests
 from tqdm import tqdm
 
-from reprolab.io import UserError, atomic_path
+from reprolab.files import UserError, atomic_path, digest_of, sha256_of, write_json
+from reprolab.progress import quiet
+from reprolab.tasks.base import SOURCES_FILE, Source, Task
 
 MIRROR_ENV = "REPROLAB_MIRROR"
 CHUNK = 1 << 20
+MANIFEST = "SHA256SUMS"  # a mirror's own checksums of the files it serves
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Source:
-    filename: str  # the canonical download's name, also its name in a mirror
-    urls: tuple[str, ...]  # the canonical URL first, then public copies of the same bytes
-    sha256: str | None  # of the content the pipeline reads (for gzip: decompressed); None where unknown
-    md5: str | None = None  # of the download itself, where that is all the publisher gives
-    unpack: Literal["gzip", "tar"] | None = None
-
-    @property
-    def target(self) -> str:
-        """The name under which the content lands: the file, decompressed, or the archive's folder."""
-        if self.unpack == "gzip":
-            return self.filename.removesuffix(".gz")
-        if self.unpack == "tar":
-            return self.filename.removesuffix(".tar.gz").removesuffix(".tgz")
-        return self.filename
-
-
-def quiet() -> bool:
-    """Progress bars only on a terminal, and never in CI."""
-    return bool(os.environ.get("CI")) or not sys.stderr.isatty()
-
-
-def digest_of(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_of(path: Path) -> str:
-    return digest_of(path, "sha256")
 
 
 def _expect(path: Path, algorithm: str, expected: str | None, what: str, origin: str) -> str:
@@ -92,25 +60,60 @@ def safe_extract(archive: Path, dest: Path) -> None:
         raise UserError(f"{archive.name}: not a readable tar archive: {err}") from None
 
 
-def unpack(source: Source, download: Path, out: Path, origin: str) -> str:
-    """Check `download`, then put its content at `out`; return the sha256 of what the pipeline reads."""
-    if source.md5 is not None:
+def unpack(source: Source, download: Path, out: Path, origin: str, vouched: bool) -> str:
+    """Check `download` against the pins (unless a mirror's manifest `vouched` for it), then put
+    its content at `out`; return the sha256 of what the pipeline reads."""
+    if source.md5 is not None and not vouched:
         _expect(download, "md5", source.md5, source.filename, origin)
+    # Where no sha256 is pinned, the md5 (or the manifest) has spoken: the sha256 is recorded.
+    check_sha256 = not vouched and (source.sha256 is not None or source.md5 is None)
     if source.unpack == "tar":
-        pinned = source.sha256 is not None or source.md5 is None
-        seen = _expect(download, "sha256", source.sha256, source.filename, origin) if pinned else sha256_of(download)
+        seen = _expect(download, "sha256", source.sha256, source.filename, origin) if check_sha256 else None
         out.mkdir()
         safe_extract(download, out)
-        return seen
+        return seen or sha256_of(download)
     if source.unpack == "gzip":
         try:
             with gzip.open(download) as packed, out.open("wb") as f:
                 shutil.copyfileobj(packed, f, CHUNK)
         except (OSError, EOFError) as err:
             raise UserError(f"{source.filename} from {origin}: not a valid gzip file: {err}") from None
-        return _expect(out, "sha256", source.sha256, f"{source.target} (in {source.filename})", origin)
-    os.replace(download, out)
-    return _expect(out, "sha256", source.sha256, source.filename, origin)
+    else:
+        os.replace(download, out)
+    what = f"{source.target} (in {source.filename})" if source.unpack else source.filename
+    return _expect(out, "sha256", source.sha256, what, origin) if check_sha256 else sha256_of(out)
+
+
+def parse_manifest(text: str, where: str) -> dict[str, str]:
+    """A `SHA256SUMS` file as `sha256sum` writes it: `<sha256>  <name>` (or ` *<name>`) a line."""
+    entries = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](\S.*)", line)
+        if match is None:
+            raise UserError(f"{where}: line {number}: expected '<sha256>  <file name>', as sha256sum writes it")
+        entries[match.group(2)] = match.group(1).lower()
+    return entries
+
+
+def mirror_manifest(mirror: str) -> tuple[dict[str, str], str]:
+    """The mirror's SHA256SUMS entries and where they came from ({} where it has none)."""
+    if mirror.startswith(("http://", "https://")):
+        where = f"{mirror.rstrip('/')}/{MANIFEST}"
+        try:
+            response = requests.get(where, timeout=60)
+        except requests.RequestException as err:
+            raise UserError(f"{where}: {type(err).__name__}: {err}") from None
+        if response.status_code == 404:
+            return {}, where
+        if response.status_code != 200:
+            raise UserError(f"{where}: HTTP {response.status_code}")
+        return parse_manifest(response.text, where), where
+    path = Path(mirror) / MANIFEST
+    if not path.is_file():
+        return {}, str(path)
+    return parse_manifest(path.read_text(), str(path)), str(path)
 
 
 class _Retryable(Exception):
@@ -170,9 +173,11 @@ def fetch(
     timeout: float = 60.0,
     retries: int = 3,
     backoff: float = 1.0,
-) -> str:
-    """Put `source`'s content into dest_dir (as `source.target`); return the sha256 verified."""
+) -> dict[str, Any]:
+    """Put `source`'s content into dest_dir (as `source.target`); return what vouched for it:
+    {"origin": URL or path, "sha256": of the content read, "vouched_by": ...}."""
     mirror = os.environ.get(MIRROR_ENV, "")
+    manifest, manifest_at = mirror_manifest(mirror) if mirror else ({}, "")
     if mirror.startswith(("http://", "https://")):
         urls: tuple[str, ...] = (f"{mirror.rstrip('/')}/{source.filename}",)
     elif mirror:
@@ -183,16 +188,33 @@ def fetch(
     else:
         urls = source.urls
 
+    def check(download: Path, out: Path, origin: str) -> dict[str, Any]:
+        listed = manifest.get(source.filename)
+        if listed is not None:
+            seen = sha256_of(download)
+            if seen != listed:
+                raise UserError(f"{origin}: sha256 {seen} does not match its line in {manifest_at} ({listed})")
+            log.warning("%s: accepted on %s (sha256 %s), not on the pinned checksum", origin, manifest_at, seen)
+            return {"origin": origin, "sha256": unpack(source, download, out, origin, True), "vouched_by": manifest_at}
+        pinned = source.sha256 is not None or source.md5 is not None
+        sha256 = unpack(source, download, out, origin, False)
+        return {
+            "origin": origin,
+            "sha256": sha256,
+            "vouched_by": "pin" if pinned else "none (no checksum is published)",
+        }
+
     with atomic_path(dest_dir / source.target) as out:
         download = out.parent / f"download-{source.filename}"
         if not urls:
-            shutil.copyfile(Path(mirror) / source.filename, download)
-            return unpack(source, download, out, str(Path(mirror) / source.filename))
+            origin = str(Path(mirror) / source.filename)
+            shutil.copyfile(origin, download)
+            return check(download, out, origin)
         failures = []
         for url in urls:
             try:
                 _fetch_url(url, download, timeout, retries, backoff)
-                return unpack(source, download, out, url)
+                return check(download, out, url)
             except UserError as err:
                 failures.append(str(err))
                 if out.is_dir():
@@ -203,3 +225,10 @@ def fetch(
             f"Offline? Set {MIRROR_ENV} to a directory holding {source.filename}"
         )
     raise AssertionError("unreachable")
+
+
+def download(task: Task, source_params: Any, raw_dir: Path) -> None:
+    """Write a task's raw files into raw_dir, and what vouched for each into SOURCES_FILE."""
+    if task.generate is not None:
+        task.generate(source_params, raw_dir)
+    write_json(raw_dir / SOURCES_FILE, {s.filename: fetch(s, raw_dir) for s in task.sources})

@@ -1,12 +1,13 @@
-"""Seeded train/validation/test splits of a task's rows."""
+"""Seeded train/validation/test splits of a task's rows, and reading them back."""
 
 from __future__ import annotations
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from reprolab import paths
 from reprolab.params import SplitParams
-from reprolab.tasks.base import TARGET
+from reprolab.tasks.base import TARGET, Task
 
 
 def _take(rows: pd.DataFrame, fraction: float, p: SplitParams) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -29,3 +30,14 @@ def split_rows(tables: dict[str, pd.DataFrame], p: SplitParams) -> dict[str, pd.
         (train, val), test = _take(tables["train"], p.val, p), tables["test"]
     parts = {"train": train, "val": val, "test": test}
     return {name: rows.sort_index() for name, rows in parts.items() if rows is not None}
+
+
+def present_splits(task: Task) -> list[str]:
+    """The splits the split stage wrote for a task: train, val and, where there is one, test."""
+    return [s for s in paths.SPLITS if any(paths.split(task.name).glob(f"{s}.*"))]
+
+
+def read_split(task: Task, split: str) -> pd.DataFrame:
+    """One split's rows as written by the split stage (tables and text), indexed by row id."""
+    text = {"dtype": {task.text: str}, "keep_default_na": False} if task.text else {}  # titles verbatim
+    return pd.read_csv(paths.split(task.name) / f"{split}.csv", index_col="id", **text)

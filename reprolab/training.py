@@ -18,10 +18,9 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from reprolab.features.images import random_crop_flip
-from reprolab.io import UserError, atomic_path
+from reprolab.files import UserError, atomic_path
 from reprolab.params import TrainParams
-from reprolab.sources import quiet
+from reprolab.progress import quiet
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {
     "binary": nn.BCEWithLogitsLoss,
@@ -42,10 +41,6 @@ class Split:
 
     def to(self, device: torch.device) -> Split:
         return Split(self.x.to(device), self.y.to(device))
-
-
-def n_outputs(kind: str, n_classes: int) -> int:
-    return n_classes if kind == "multiclass" else 1
 
 
 def forward(model: nn.Module, x: Tensor, kind: str) -> Tensor:
@@ -103,6 +98,24 @@ def rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def random_crop_flip(x: Tensor, padding: int, generator: torch.Generator) -> Tensor:
+    """Per image: a random crop of the zero-padded image, and a horizontal flip half the time.
+
+    Vectorised over the batch with explicit index grids, so no DataLoader worker is needed.
+    """
+    n, c, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator).to(x.device)
+    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols]
 
 
 def batches(data: Split, batch_size: int, generator: torch.Generator, augment: bool = False) -> Iterator[Split]:

@@ -1,10 +1,11 @@
-"""Fetch (or generate) a task's raw files, verified against their pinned checksums."""
+"""Fetch (or generate) a task's raw files, verified against their pinned checksums
+or a mirror's SHA256SUMS."""
 
 from __future__ import annotations
 
-from reprolab import paths
+from reprolab import paths, sources
 from reprolab.cli import run
-from reprolab.io import atomic_path
+from reprolab.files import atomic_path
 from reprolab.params import Params
 from reprolab.tasks.base import Task
 
@@ -12,7 +13,7 @@ from reprolab.tasks.base import Task
 def download(task: Task, params: Params) -> None:
     with atomic_path(paths.raw(task.name)) as raw:
         raw.mkdir()
-        task.download(params.task(task.name).source, raw)
+        sources.download(task, params.task(task.name).source, raw)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Check params.yaml and write each task's effective training settings.
+"""Check the whole of params.yaml and write each task's effective training settings.
 
 Each task's train stage depends on its file here rather than on the global
 `train` block, so a default that a task overrides does not re-run that task.
@@ -6,15 +6,14 @@ Each task's train stage depends on its file here rather than on the global
 
 from __future__ import annotations
 
-from reprolab import params, paths
+from reprolab import params, paths, tasks
 from reprolab.cli import guarded
-from reprolab.io import write_json
-from reprolab.tasks import TASKS
+from reprolab.files import write_json
 
 
 def main() -> None:
-    checked = params.load()
-    for name in TASKS:
+    checked = params.load(tasks.every(), complete=True)
+    for name in tasks.NAMES:
         write_json(paths.train_params(name), checked.train_for(name).model_dump())
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from reprolab import paths
 from reprolab.cli import run
-from reprolab.io import atomic_path
+from reprolab.files import atomic_path
 from reprolab.params import Params
 from reprolab.splitting import split_rows
 from reprolab.tasks.base import Task

@@ -19,11 +19,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reprolab import paths
 from reprolab.cli import run
-from reprolab.io import atomic_path, read_json
+from reprolab.files import atomic_path, read_json, sha256_of
 from reprolab.models import build, input_key
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
-from reprolab.sources import sha256_of
 from reprolab.tasks.base import Task
 from reprolab.training import Epoch, fit, load_split
 
@@ -35,7 +34,7 @@ def log_epoch(live: Live, epoch: Epoch) -> None:
     for split in ("train", "val"):
         live.log_metric(f"{split}/loss", getattr(epoch, f"{split}_loss"))
         if epoch.train_acc is not None:
-            live.log_metric(f"{split}/acc", getattr(epoch, f"{split}_acc"))
+            live.log_metric(f"{split}/accuracy", getattr(epoch, f"{split}_acc"))
     live.log_metric("lr", epoch.lr, plot=False)
 
 

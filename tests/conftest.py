@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import os
 import shutil
 import threading
@@ -17,7 +18,7 @@ import pytest
 import yaml
 
 from reprolab import params, paths, sources, tasks
-from reprolab.sources import digest_of, sha256_of
+from reprolab.files import digest_of, sha256_of
 from tests import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,9 +102,11 @@ def fixture_pins(mirror_dir: Path, source: sources.Source) -> dict[str, str | No
 @pytest.fixture
 def pin_fixtures(monkeypatch, mirror_dir) -> None:
     """Pin the fixture files' checksums in place of the real ones, for this test only."""
-    for task in tasks.TASKS.values():
+    for task in tasks.every().values():
         pinned = tuple(replace(s, **fixture_pins(mirror_dir, s)) for s in task.sources)
-        monkeypatch.setitem(tasks.TASKS, task.name, replace(task, sources=pinned))
+        monkeypatch.setattr(
+            importlib.import_module(f"reprolab.tasks.{task.name}"), "TASK", replace(task, sources=pinned)
+        )
 
 
 @pytest.fixture
@@ -126,9 +129,9 @@ def workdir(tmp_path, monkeypatch, mirror_dir, pin_fixtures):
 
 def run_stages(name: str, *stages) -> None:
     """Run stages of one task in-process, as dvc would (the params stage's files first)."""
-    checked = params.load()
-    for task in tasks.TASKS:
+    checked = params.load(tasks.every())
+    for task in tasks.NAMES:
         paths.train_params(task).parent.mkdir(parents=True, exist_ok=True)
         paths.train_params(task).write_text(checked.train_for(task).model_dump_json())
     for stage in stages:
-        stage(tasks.TASKS[name], checked)
+        stage(tasks.get(name), checked)

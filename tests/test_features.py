@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reprolab.features.tabular import TabularEncoder
+from reprolab.features.table import TabularEncoder
 from reprolab.params import SplitParams
 from reprolab.splitting import split_rows
 from reprolab.tasks.base import TARGET

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from reprolab.features.images import channel_stats, random_crop_flip
-from reprolab.io import UserError
+from reprolab.features.image import channel_stats
+from reprolab.files import UserError
 from reprolab.models import build
 from reprolab.params import TrainParams
 from reprolab.runtime import seed_everything
 from reprolab.sources import Source, fetch, safe_extract
 from reprolab.tasks import cifar10, mnist
-from reprolab.training import Split, fit
+from reprolab.training import Split, fit, random_crop_flip
 from tests import fixtures
 
 

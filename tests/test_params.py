@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import params
-from reprolab.io import UserError
+from reprolab import params, tasks
+from reprolab.files import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,14 +16,14 @@ def data() -> dict:
 
 def error(data) -> str:
     with pytest.raises(UserError) as caught:
-        params.validate(data)
+        params.validate(data, tasks.every(), complete=True)
     message = str(caught.value)
     assert "\n" not in message
     return message
 
 
 def test_the_repository_params_are_valid():
-    checked = params.load(ROOT / "params.yaml")
+    checked = params.load(tasks.every(), ROOT / "params.yaml", complete=True)
     assert checked.device in ("auto", "cpu", "cuda", "mps")
 
 
@@ -31,7 +31,7 @@ def test_task_overrides_win_over_defaults(data):
     data["train"]["lr"] = 0.3
     data["tasks"]["nslkdd"]["train"] = {"lr": 0.05}
     data["tasks"]["advertising"]["train"] = {}
-    checked = params.validate(data)
+    checked = params.validate(data, tasks.every())
     assert checked.train_for("nslkdd").lr == 0.05
     assert checked.train_for("advertising").lr == 0.3
     assert checked.train_for("nslkdd").epochs == data["train"]["epochs"]
@@ -81,4 +81,17 @@ def test_broken_yaml_is_one_line(tmp_path):
     bad = tmp_path / "params.yaml"
     bad.write_text("train: [unclosed\n")
     with pytest.raises(UserError, match="not valid YAML"):
-        params.load(bad)
+        params.load(tasks.every(), bad)
+
+
+def test_a_task_stage_checks_its_own_block_and_the_params_stage_every_block(data):
+    data["tasks"]["news"]["model"]["hiden"] = [3]
+    one = {"blobs": tasks.get("blobs")}
+    assert params.validate(data, one).task("blobs").model.name == "linear"  # news is not blobs' business
+    data["train"]["lrr"] = 0.5
+    with pytest.raises(UserError, match="train.lrr: unknown key"):
+        params.validate(data, one)
+    del data["train"]["lrr"]
+    assert "tasks.news.model.hiden: unknown key" in error(data)
+    data["tasks"]["newz"] = data["tasks"].pop("news")
+    assert "tasks.newz: unknown key" in error(data)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from reprolab.tasks import TASKS
+from reprolab.tasks import every
 from tests.conftest import ROOT, fixture_pins
+from tests.test_deps import declared
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
+TASKS = every()
 ALL_STAGES = {"params"} | {f"{s}@{t}" for s in ("download", "split", "featurize", "train", "evaluate") for t in TASKS}
 
 
@@ -62,13 +64,21 @@ def repo(tmp_path_factory, mirror_dir) -> Path:
     return repo
 
 
+@pytest.fixture(scope="module")
+def import_log(tmp_path_factory) -> Path:
+    """Where each stage process lists the project files it loaded (tests/importlog)."""
+    return tmp_path_factory.mktemp("imports")
+
+
 @pytest.fixture(scope="module", autouse=True)
-def environment(mirror_dir):
+def environment(mirror_dir, import_log):
     """dvc and python from this interpreter's environment; downloads from a local server."""
     from tests.conftest import FileServer
 
     saved = dict(os.environ)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests/importlog"), os.environ.get("PYTHONPATH", "")])
+    os.environ["REPROLAB_IMPORT_LOG"] = str(import_log)
     with FileServer(mirror_dir) as server:
         os.environ["REPROLAB_MIRROR"] = server.url
         yield server
@@ -85,28 +95,67 @@ def metric_files(repo: Path) -> dict[str, bytes]:
 def test_repro_runs_every_stage_then_nothing(repo, environment):
     first = sh(repo, "dvc", "repro")
     assert ran(first) == ALL_STAGES
-    assert set(environment.requests) == {s.filename for task in TASKS.values() for s in task.sources}
+    fetched = {s.filename for task in TASKS.values() for s in task.sources}
+    assert set(environment.requests) == fetched | {"SHA256SUMS"}  # the mirror has no manifest: 404
     second = sh(repo, "dvc", "repro")
     assert ran(second) == set()
     assert "Data and pipelines are up to date." in second.stdout
 
     metrics = {t: json.loads((repo / f"metrics/{t}.json").read_text()) for t in TASKS}
+    details = {t: json.loads((repo / f"reports/{t}/details.json").read_text()) for t in TASKS}
     assert set(metrics["blobs"]) == {"train", "val"}
-    assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(metrics["nslkdd"]["test"])
-    assert metrics["nslkdd"]["test"]["unseen_categories"] == {"protocol_type": 0, "service": 1, "flag": 0} or (
-        metrics["nslkdd"]["test"]["unseen_categories"]["service"] > 0
-    )
-    assert metrics["nslkdd"]["test"]["kddtest_21"]["rows"] > 0
-    assert {"mse", "rmse", "mae", "r2"} == set(metrics["advertising"]["test"])
+    assert metrics["nslkdd"] == {
+        "train": {"loss": metrics["nslkdd"]["train"]["loss"]},
+        "val": {"loss": metrics["nslkdd"]["val"]["loss"], "accuracy": metrics["nslkdd"]["val"]["accuracy"]},
+        "test": {key: metrics["nslkdd"]["test"][key] for key in ("accuracy", "macro_f1", "roc_auc")},
+        "kddtest21": {"accuracy": details["nslkdd"]["metrics"]["kddtest21"]["accuracy"]},
+    }
+    assert details["nslkdd"]["metrics"]["test"]["unseen_categories"]["service"] > 0
+    assert details["nslkdd"]["metrics"]["kddtest21"]["rows"] > 0
+    assert set(metrics["advertising"]["test"]) == {"r2", "rmse"}
+    assert {"mse", "rmse", "mae", "r2", "loss"} == set(details["advertising"]["metrics"]["test"])
+    assert sum(len(values) for m in metrics.values() for values in m.values()) <= 48
+    for name, task in TASKS.items():
+        assert {s.filename for s in task.sources} == set(details[name]["sources"])
+        assert all(s["origin"].startswith("http://127.0.0.1:") for s in details[name]["sources"].values())
     predictions = (repo / "reports/nslkdd/predictions.csv").read_text().splitlines()
     assert predictions[0] == "id,pred" and {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
     for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
         assert (repo / f"reports/{figure}.png").stat().st_size > 1000
-    assert set(metrics["cifar10"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
+    assert set(details["cifar10"]["metrics"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
 
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "baseline")
     assert sh(repo, "git", "status", "--porcelain").stdout == ""  # outputs are git-ignored or committed
+
+
+def test_each_stage_loaded_only_code_it_depends_on(repo, import_log):
+    """The other side of tests/test_deps.py: what real stage processes loaded."""
+    deps = declared(repo)
+    logs = {path.stem: set(path.read_text().split()) for path in import_log.glob("*.txt")}
+    assert set(logs) == ALL_STAGES
+    for stage, loaded in logs.items():
+        assert loaded <= deps[stage], f"{stage} loaded {sorted(loaded - deps[stage])}, not among its deps"
+        name = stage.partition("@")[2]
+        if name:  # the registry loaded this task's module, and no other task's
+            assert {p for p in loaded if p.startswith("reprolab/tasks/")} - {"reprolab/tasks/__init__.py"} == {
+                "reprolab/tasks/base.py",
+                f"reprolab/tasks/{name}.py",
+            }
+
+
+def test_an_edit_reruns_exactly_the_stages_whose_code_it_touches(repo):
+    edited = ("reprolab/tasks/news.py", "reprolab/training.py", "reprolab/figures.py")
+    for path in edited:
+        with (repo / path).open("a") as f:
+            f.write("# an edit\n")
+    try:
+        changed = set(json.loads(sh(repo, "dvc", "status", "--json").stdout))
+    finally:
+        sh(repo, "git", "checkout", "--", *edited)
+    news = {f"{s}@news" for s in ("download", "split", "featurize", "train", "evaluate")}
+    assert changed == {"params"} | news | {f"{s}@{t}" for s in ("train", "evaluate") for t in TASKS}
+    assert sh(repo, "dvc", "status", "--json").stdout.strip() == "{}"
 
 
 def test_forced_rerun_gives_identical_metrics(repo):
@@ -136,8 +185,8 @@ def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
     assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate") for t in unpinned}
 
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
-    assert set(diff) == {"metrics/advertising.json", "dvclive/advertising/metrics.json"}
-    assert "test.mse" in diff["metrics/advertising.json"]
+    assert set(diff) == {"metrics/advertising.json"}
+    assert "test.r2" in diff["metrics/advertising.json"]
 
     experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
     runs = [exp for baseline in experiments for exp in baseline.get("experiments") or []]
@@ -145,11 +194,6 @@ def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
     run = runs[0]["revs"][0]["data"]
     assert run["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
     assert "test" in run["metrics"]["metrics/advertising.json"]["data"]
-
-
-def test_a_task_override_reruns_only_that_task(repo):
-    result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
-    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
 
 
 def _task_train(repo: Path, name: str) -> dict:
@@ -188,9 +232,20 @@ def test_queued_experiments_run_two_at_a_time(repo):
     for lr in rates:
         data = runs[f"lr-{lr}"]
         assert data["params"]["params.yaml"]["data"]["train"]["lr"] == lr
-        losses.add(data["metrics"]["metrics/advertising.json"]["data"]["test"]["mse"])
+        losses.add(data["metrics"]["metrics/advertising.json"]["data"]["test"]["rmse"])
     assert len(losses) == len(rates)  # each run has metrics of its own
     assert workspace() == before
+
+    table = sh(repo, "make", "--no-print-directory", "compare").stdout  # the README's command
+    header = next(line for line in table.splitlines() if line.startswith("|"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert len(columns) <= 60 and max(len(line) for line in table.splitlines()) <= 200, table
+    assert "train.lr" in columns and "test.r2" in columns and all(f"lr-{lr}" in table for lr in rates), table
+
+
+def test_a_task_override_reruns_only_that_task(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
+    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
 
 
 def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, monkeypatch):

@@ -1,8 +1,11 @@
+import shutil
+from pathlib import Path
+
 import pytest
 
 from reprolab import sources
-from reprolab.io import UserError
-from reprolab.sources import Source, fetch, sha256_of
+from reprolab.files import UserError, sha256_of
+from reprolab.sources import Source, fetch
 
 
 def source_for(server, name, checksums, urls=None) -> Source:
@@ -11,7 +14,8 @@ def source_for(server, name, checksums, urls=None) -> Source:
 
 def test_downloads_and_verifies(server, fixture_checksums, tmp_path, offline):
     source = source_for(server, "Advertising.csv", fixture_checksums)
-    assert fetch(source, tmp_path / "raw") == fixture_checksums["Advertising.csv"]
+    seen = fetch(source, tmp_path / "raw")
+    assert seen == {"origin": source.urls[0], "sha256": fixture_checksums["Advertising.csv"], "vouched_by": "pin"}
     assert sha256_of(tmp_path / "raw" / "Advertising.csv") == source.sha256
     assert list((tmp_path / "raw").iterdir()) == [tmp_path / "raw" / "Advertising.csv"]
 
@@ -76,13 +80,53 @@ def test_http_mirror(server, fixture_checksums, tmp_path, monkeypatch):
     monkeypatch.setenv(sources.MIRROR_ENV, server.url)
     source = Source("Advertising.csv", ("https://example.invalid/x",), fixture_checksums["Advertising.csv"])
     fetch(source, tmp_path)
-    assert server.requests == ["Advertising.csv"]
+    assert server.requests == ["SHA256SUMS", "Advertising.csv"]  # the mirror has no manifest: the pin decides
+
+
+@pytest.fixture
+def vouching_mirror(mirror_dir, tmp_path, monkeypatch) -> Path:
+    """A mirror directory whose SHA256SUMS vouches for its (re-packed) Advertising.csv."""
+    mirror = tmp_path / "mirror"
+    shutil.copytree(mirror_dir, mirror)
+    (mirror / "SHA256SUMS").write_text(f"{sha256_of(mirror / 'Advertising.csv')}  Advertising.csv\n")
+    monkeypatch.setenv(sources.MIRROR_ENV, str(mirror))
+    return mirror
+
+
+def test_a_mirror_manifest_vouches_for_a_file_instead_of_the_pin(vouching_mirror, tmp_path, caplog):
+    seen = fetch(Source("Advertising.csv", (), "0" * 64), tmp_path / "raw")  # the pin would refuse it
+    assert seen["vouched_by"] == str(vouching_mirror / "SHA256SUMS")
+    assert seen["sha256"] == sha256_of(vouching_mirror / "Advertising.csv")
+    assert [r.message for r in caplog.records if "accepted on" in r.message] != []
+    with pytest.raises(UserError, match="checksum mismatch"):  # a file it does not list: the pin decides
+        fetch(Source("KDDTrain+.txt", (), "f" * 64), tmp_path / "raw")
+
+
+def test_a_file_that_does_not_match_its_manifest_line_stops_the_run(vouching_mirror, tmp_path):
+    (vouching_mirror / "SHA256SUMS").write_text(f"{'a' * 64} *Advertising.csv\n")
+    with pytest.raises(UserError, match="does not match its line in .*SHA256SUMS"):
+        fetch(Source("Advertising.csv", (), None), tmp_path / "raw")
+    assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_a_malformed_manifest_names_its_line(vouching_mirror, tmp_path):
+    (vouching_mirror / "SHA256SUMS").write_text(f"{'a' * 64}  KDDTest+.txt\n\nnot a checksum  Advertising.csv\n")
+    with pytest.raises(UserError, match=r"SHA256SUMS: line 3: expected '<sha256>  <file name>'"):
+        fetch(Source("Advertising.csv", (), None), tmp_path / "raw")
+
+
+def test_an_http_mirror_manifest_vouches_too(server, tmp_path, monkeypatch):
+    served = server.directory / "Advertising.csv"
+    (server.directory / "SHA256SUMS").write_text(f"{sha256_of(served)}  Advertising.csv\n")
+    monkeypatch.setenv(sources.MIRROR_ENV, server.url)
+    seen = fetch(Source("Advertising.csv", ("https://example.invalid/x",), "0" * 64), tmp_path)
+    assert seen["vouched_by"] == f"{server.url}/SHA256SUMS" and seen["origin"] == f"{server.url}/Advertising.csv"
 
 
 def test_the_real_sources_are_pinned():
-    from reprolab.tasks import TASKS
+    from reprolab.tasks import every
 
-    fetched = {s.filename: s for task in TASKS.values() for s in task.sources}
+    fetched = {s.filename: s for task in every().values() for s in task.sources}
     assert set(fetched) == {
         "Advertising.csv", "KDDTrain+.txt", "KDDTest+.txt", "cifar-10-python.tar.gz", "NewsAggregatorDataset.zip",
         *(f"{s}-{k}-ubyte.gz" for s in ("train", "t10k") for k in ("images-idx3", "labels-idx1")),

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from reprolab import paths, sources
-from reprolab.tasks import TASKS
+from reprolab.tasks import NAMES
 from stages.download import download
 from stages.evaluate import evaluate
 from stages.featurize import featurize
@@ -45,11 +45,30 @@ def test_features_can_be_dropped_by_params(workdir):
     assert json.loads((paths.features("advertising") / "meta.json").read_text())["feature_names"] == ["TV", "radio"]
 
 
-@pytest.mark.parametrize("name", list(TASKS))
+@pytest.mark.parametrize("name", NAMES)
 def test_each_task_runs_through_every_stage(workdir, name):
     run_stages(name, download, split, featurize, train, evaluate)
     results = json.loads(paths.metrics(name).read_text())
     assert set(results) >= {"train", "val"}
+    # the headline only, one name for one quantity: what `dvc exp show` prints for the task
+    columns = [f"{split}.{key}" for split, values in results.items() for key, value in values.items()]
+    assert 4 <= len(columns) <= 8 and all(isinstance(results[c.split(".")[0]][c.split(".")[1]], float) for c in columns)
+    assert {"train.loss", "val.loss"} <= set(columns)
+    assert set(columns) & {"val.accuracy", "val.r2"}
+    assert {key for values in results.values() for key in values} <= {
+        "accuracy",
+        "macro_f1",
+        "roc_auc",
+        "loss",
+        "r2",
+        "rmse",
+    }
+    details = json.loads((paths.reports(name) / "details.json").read_text())
+    assert set(details) == {"model", "metrics", "sources", "training"} and details["model"]["parameters"] > 0
+    assert details["training"]["device"] == "cpu" and "torch" in details["training"]
+    if name not in ("advertising",):
+        per_class = details["metrics"]["test" if "test" in results else "val"]["per_class"]
+        assert {"recall", "precision", "f1", "rows"} <= set(next(iter(per_class.values())))
     checkpoint = torch.load(paths.model(name), weights_only=True)
     assert set(checkpoint) == {"config", "kind", "state_dict"}
     curves = pd.read_csv(paths.live(name) / "plots/metrics/val/loss.tsv", sep="\t")
@@ -125,4 +144,4 @@ def test_two_data_parallel_processes_match_one(workdir):
     assert summaries[2]["processes"] == 2 and summaries[1]["processes"] == 1
     # full-batch descent on two equal halves averages to the same gradient as on the whole
     assert summaries[2]["val"]["loss"] == pytest.approx(summaries[1]["val"]["loss"], rel=1e-4)
-    assert summaries[2]["train"]["acc"] == summaries[1]["train"]["acc"]
+    assert summaries[2]["train"]["accuracy"] == summaries[1]["train"]["accuracy"]

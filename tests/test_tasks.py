@@ -1,14 +1,14 @@
 import pytest
 
-from reprolab.io import UserError
-from reprolab.tasks import TASKS, get, nslkdd
+from reprolab.files import UserError
+from reprolab.tasks import get, nslkdd
 from reprolab.tasks.base import TARGET
 from tests import fixtures
 
 
 def test_readers_give_features_target_and_extras(mirror_dir):
     for name in ("advertising", "nslkdd"):
-        task = TASKS[name]
+        task = get(name)
         tables = task.read(mirror_dir)
         assert set(tables) == ({"train", "test"} if task.predefined_test else {"all"})
         for rows in tables.values():
@@ -17,7 +17,7 @@ def test_readers_give_features_target_and_extras(mirror_dir):
 
 
 def test_nslkdd_labels_normal_against_every_attack(mirror_dir):
-    rows = TASKS["nslkdd"].read(mirror_dir)["train"]
+    rows = get("nslkdd").read(mirror_dir)["train"]
     assert ((rows["attack"] != "normal") == rows[TARGET].astype(bool)).all()
 
 
@@ -46,9 +46,9 @@ def test_kddtest_21_and_per_attack_report():
     y = np.array([0, 1, 1, 1])
     pred = np.array([0, 0, 1, 1])
     metrics, tables = nslkdd.report(rows, y, pred, pred.astype(float))
-    assert metrics["kddtest_21"] == {"accuracy": 0.5, "rows": 2}
+    assert metrics["kddtest21"] == {"accuracy": 0.5, "rows": 2}
     table = tables["per_attack"].set_index("attack")
-    assert table.loc["smurf", "recognised"] == 0.5 and table.loc["smurf", "rows"] == 2
+    assert table.loc["smurf", "recall"] == 0.5 and table.loc["smurf", "rows"] == 2
 
 
 def test_unknown_task():

@@ -11,8 +11,7 @@ import yaml
 
 from reprolab import params, paths
 from reprolab.features.text import Vectors, encode, tokenize, train_word2vec
-from reprolab.io import UserError
-from reprolab.sources import sha256_of
+from reprolab.files import UserError, sha256_of
 from reprolab.tasks import news
 from reprolab.tasks.base import TARGET
 from stages.evaluate import evaluate
@@ -111,10 +110,10 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     vocab = (paths.features("news") / "vocab.txt").read_text().split()
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
     assert torch.load(paths.features("news") / "vectors.pt", weights_only=True).shape == (len(vocab), 6)
-    results = json.loads(paths.metrics("news").read_text())
-    assert results["test"]["oov_rate"] > 0  # "the", "a", "of" have no vector
-    assert set(results["test"]["per_class"]) == set(news.CLASS_NAMES)
-    assert "NewsAggregatorDataset.zip" in results["unpinned_sources_sha256"]
+    details = json.loads((paths.reports("news") / "details.json").read_text())
+    assert details["metrics"]["test"]["oov_rate"] > 0  # "the", "a", "of" have no vector
+    assert set(details["metrics"]["test"]["per_class"]) == set(news.CLASS_NAMES)
+    assert details["sources"]["NewsAggregatorDataset.zip"]["vouched_by"].startswith("none")
 
 
 def test_a_pretrained_file_with_another_checksum_is_refused(workdir, word2vec_binary):
@@ -126,8 +125,8 @@ def test_a_pretrained_file_with_another_checksum_is_refused(workdir, word2vec_bi
         run_stages("news", download, split, featurize)
 
 
-def test_a_pretrained_url_needs_a_checksum():
-    with pytest.raises(UserError, match="a url needs its sha256"):
+def test_a_pretrained_path_needs_a_checksum():
+    with pytest.raises(UserError, match="a path needs its sha256"):
         data = yaml.safe_load((ROOT / "params.yaml").read_text())
-        data["tasks"]["news"]["features"]["pretrained"] = {"url": "https://example.com/v.bin"}
-        params.validate(data)
+        data["tasks"]["news"]["features"]["pretrained"] = {"path": "vectors.bin"}
+        params.validate(data, {"news": news.TASK})

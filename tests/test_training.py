@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from reprolab.io import UserError
+from reprolab.files import UserError
 from reprolab.models import build
 from reprolab.params import TrainParams
 from reprolab.runtime import pick_device, seed_everything

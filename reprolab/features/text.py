@@ -1,5 +1,5 @@
-"""Headlines to features: tokens, word2vec vectors fit on training titles (or loaded
-pretrained), the mean vector per headline, and padded token ids for EmbeddingBag."""
+"""Text: tokens, word2vec vectors fit on the training titles (or loaded pretrained), the
+mean vector per headline, and padded token ids for models that embed them themselves."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from reprolab.files import UserError, sha256_of
+from reprolab.splitting import present_splits, read_split
+from reprolab.tasks.base import TARGET, Task
 
 _PUNCTUATION = str.maketrans(string.punctuation, " " * len(string.punctuation))
 
@@ -78,3 +83,41 @@ def encode(sentences: list[list[str]], vectors: Vectors) -> tuple[np.ndarray, np
         "no_known_word": sum(1 for i in ids if not i),
     }
     return means, tokens, stats
+
+
+def pretrained_file(task: Task, config) -> Path:
+    """The pretrained vectors named in params, checked against their sha256."""
+    where = f"params.yaml: tasks.{task.name}.features.pretrained"
+    path = Path(config.path)
+    if not path.is_file():
+        raise UserError(f"{where}.path: {path} not found")
+    if (seen := sha256_of(path)) != config.sha256:
+        raise UserError(f"{where}.sha256: {path} has sha256 {seen}, expected {config.sha256}")
+    return path
+
+
+def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
+    """({split: arrays}, meta) for a text task; writes the vocabulary and vectors beside them."""
+    rows = {split: read_split(task, split) for split in present_splits(task)}
+    sentences = {split: [tokenize(t, config.lowercase) for t in frame[task.text]] for split, frame in rows.items()}
+    if config.pretrained.path:
+        keep = {token for sentence in sentences["train"] for token in sentence}
+        source = pretrained_file(task, config.pretrained)
+        vectors = load_pretrained(source, binary=config.pretrained.binary, limit=config.pretrained.limit, keep=keep)
+    else:
+        vectors = train_word2vec(
+            sentences["train"], vector_size=config.vector_size, window=config.window,
+            min_count=config.min_count, epochs=config.epochs, sg=config.sg, seed=seed,
+        )  # fmt: skip
+    arrays, stats = {}, {}
+    for split, frame in rows.items():
+        means, tokens, stats[split] = encode(sentences[split], vectors)
+        arrays[split] = {"x": means, "tokens": tokens, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
+    if config.standardize:  # the mean vectors, with the training split's statistics
+        mean, std = arrays["train"]["x"].mean(axis=0), arrays["train"]["x"].std(axis=0)
+        for a in arrays.values():
+            a["x"] = ((a["x"] - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+    (out / "vocab.txt").write_text("".join(f"{word}\n" for word in vectors.words))
+    torch.save(torch.from_numpy(vectors.vectors), out / "vectors.pt")
+    meta = {"n_features": vectors.vectors.shape[1], "vocab_size": len(vectors.words), "split_metrics": stats}
+    return arrays, meta

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reprolab.sources import Source
-from reprolab.tasks.base import TARGET, Task, read_csv
+from reprolab.tasks.base import TARGET, Source, Task, read_csv
 
 # The ISLR website's own file quotes its header, so its bytes differ; this public copy
 # (header `,TV,radio,newspaper,sales`) is the one whose checksum is pinned.

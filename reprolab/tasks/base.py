@@ -10,17 +10,36 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from reprolab.io import UserError, write_json
+from reprolab.files import UserError
 from reprolab.params import FeatureParams, NoSource, SplitParams, StrictModel
-from reprolab.sources import Source, fetch
 
 Kind = Literal["binary", "multiclass", "regression"]
 TARGET = "target"
-SOURCES_FILE = "sources.json"  # what the download stage saw: {file: {"sha256", "pinned"}}
+SOURCES_FILE = "sources.json"  # what the download stage saw: {file: {"origin", "sha256", "vouched_by"}}
 
 # (test rows with the task's `extras` columns, true labels, predicted labels, scores)
-# -> (extra metrics, extra tables written beside the plots)
+# -> ({named subset of those rows: metrics}, extra tables written beside the plots)
 Report = Callable[[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray], tuple[dict, dict[str, pd.DataFrame]]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file a task downloads (the download stage fetches it: reprolab/sources.py)."""
+
+    filename: str  # the canonical download's name, also its name in a mirror
+    urls: tuple[str, ...]  # the canonical URL first, then public copies of the same bytes
+    sha256: str | None  # of the content the pipeline reads (for gzip: decompressed); None where unknown
+    md5: str | None = None  # of the download itself, where that is all the publisher gives
+    unpack: Literal["gzip", "tar"] | None = None
+
+    @property
+    def target(self) -> str:
+        """The name under which the content lands: the file, decompressed, or the archive's folder."""
+        if self.unpack == "gzip":
+            return self.filename.removesuffix(".gz")
+        if self.unpack == "tar":
+            return self.filename.removesuffix(".tar.gz").removesuffix(".tgz")
+        return self.filename
 
 
 @dataclass(frozen=True)
@@ -75,12 +94,10 @@ class Task:
     def features(self) -> tuple[str, ...]:
         return self.numeric + self.categorical
 
-    def download(self, source_params: Any, raw_dir: Path) -> None:
-        """Write the raw files into raw_dir, and what was seen of them into SOURCES_FILE."""
-        if self.generate is not None:
-            self.generate(source_params, raw_dir)
-        seen = {s.filename: {"sha256": fetch(s, raw_dir), "pinned": bool(s.sha256 or s.md5)} for s in self.sources}
-        write_json(raw_dir / SOURCES_FILE, seen)
+    @property
+    def n_outputs(self) -> int:
+        """The model's outputs: a score per class (multiclass), else one logit or value."""
+        return len(self.classes) if self.kind == "multiclass" else 1
 
 
 def read_csv(path: Path, columns: tuple[str, ...], *, header: bool) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 from pydantic import Field
 
-from reprolab.io import atomic_path
+from reprolab.files import atomic_path
 from reprolab.params import StrictModel
 from reprolab.tasks.base import TARGET, Task, read_csv
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reprolab.io import UserError
-from reprolab.sources import Source
-from reprolab.tasks.base import Images, Task
+from reprolab.files import UserError
+from reprolab.tasks.base import Images, Source, Task
 
 SOURCE = Source(
     "cifar-10-python.tar.gz",

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reprolab.io import UserError
-from reprolab.sources import Source
-from reprolab.tasks.base import Images, Task
+from reprolab.files import UserError
+from reprolab.tasks.base import Images, Source, Task
 
 # torchvision's mirror list; checksums are of the decompressed IDX content.
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")

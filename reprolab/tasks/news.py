@@ -17,10 +17,9 @@ from typing import Annotated
 import pandas as pd
 from pydantic import Field, model_validator
 
-from reprolab.io import UserError
+from reprolab.files import UserError
 from reprolab.params import FeatureParams, SplitParams, StrictModel
-from reprolab.sources import Source
-from reprolab.tasks.base import TARGET, Task
+from reprolab.tasks.base import TARGET, Source, Task
 
 SOURCE = Source(
     "NewsAggregatorDataset.zip",
@@ -38,21 +37,18 @@ class NewsSplit(SplitParams):
 
 
 class Pretrained(StrictModel):
-    """Vectors in word2vec format, e.g. GoogleNews-vectors-negative300.bin.gz, from a
-    path or a URL; the sha256 pins the file (and is required for a URL)."""
+    """Vectors in word2vec format (e.g. GoogleNews-vectors-negative300.bin.gz) from a local
+    path, pinned by their sha256. Fetch a published file with `dvc import-url URL data/pretrained/`."""
 
     path: str | None = None
-    url: str | None = None
     sha256: str | None = None
     binary: bool = True
     limit: Annotated[int, Field(ge=1)] | None = Field(None, description="read only the first N vectors")
 
     @model_validator(mode="after")
-    def _one_pinned_origin(self) -> Pretrained:
-        if self.path and self.url:
-            raise ValueError("give a path or a url, not both")
-        if self.url and not self.sha256:
-            raise ValueError("a url needs its sha256")
+    def _pinned(self) -> Pretrained:
+        if self.path and not self.sha256:
+            raise ValueError("a path needs its sha256")
         return self
 
 

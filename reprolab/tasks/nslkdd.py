@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reprolab.sources import Source
-from reprolab.tasks.base import TARGET, Task, read_csv
+from reprolab.tasks.base import TARGET, Source, Task, read_csv
 
 # The official release (UNB CIC) sits behind a form; these public copies hold the same bytes.
 _COPIES = (
@@ -65,17 +64,17 @@ def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
 def report(
     rows: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray
 ) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Accuracy on KDDTest-21, and how often each attack (and normal traffic) is recognised."""
+    """Accuracy on KDDTest-21, and the recall of each attack (and of normal traffic)."""
     hard = rows["difficulty"].to_numpy() < HARD
     correct = y_true == y_pred
     per_attack = (
         pd.DataFrame({"attack": rows["attack"].to_numpy(), "correct": correct})
         .groupby("attack", sort=True)["correct"]
-        .agg(rows="size", recognised="mean")
+        .agg(rows="size", recall="mean")
         .reset_index()
         .sort_values(["rows", "attack"], ascending=[False, True])
     )
-    metrics = {"kddtest_21": {"accuracy": float(correct[hard].mean()), "rows": int(hard.sum())}}
+    metrics = {"kddtest21": {"accuracy": float(correct[hard].mean()), "rows": int(hard.sum())}}
     return metrics, {"per_attack": per_attack}
 
 

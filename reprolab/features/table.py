@@ -1,4 +1,4 @@
-"""Standardize numeric columns and one-hot encode categorical ones, fit on training rows.
+"""Tables: numeric columns standardized, categorical ones one-hot encoded, fit on training rows.
 
 A category seen only in validation or test rows encodes as all zeros in its
 block (the model knows nothing of it) and is counted, so reports can say how
@@ -8,9 +8,15 @@ often that happened.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from reprolab.files import UserError
+from reprolab.params import FeatureParams
+from reprolab.splitting import present_splits, read_split
+from reprolab.tasks.base import TARGET, Task
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,28 @@ class TabularEncoder:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:
+    """({split: arrays}, meta) for a table task."""
+    unknown = sorted(set(config.drop) - set(task.features))
+    if unknown:
+        raise UserError(f"params.yaml: tasks.{task.name}.features.drop: unknown column {unknown[0]!r}")
+    kept = [c for c in task.numeric if c not in config.drop], [c for c in task.categorical if c not in config.drop]
+    if not any(kept):
+        raise UserError(f"params.yaml: tasks.{task.name}.features.drop: no feature column is left")
+    rows = {split: read_split(task, split) for split in present_splits(task)}
+    encoder = TabularEncoder.fit(rows["train"], *kept, standardize=config.standardize)
+    arrays, stats = {}, {}
+    for split, frame in rows.items():
+        x, unseen = encoder.transform(frame)
+        arrays[split] = {"x": x, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
+        if any(unseen.values()):
+            stats[split] = {"unseen_categories": unseen}
+    meta = {
+        "n_features": len(encoder.feature_names),
+        "feature_names": encoder.feature_names,
+        "encoder": encoder.to_dict(),
+        "split_metrics": stats,
+    }
+    return arrays, meta

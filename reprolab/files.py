@@ -1,7 +1,8 @@
-"""File output that never leaves half-written results, and the error users see."""
+"""Files written whole or not at all, their checksums, and the one-line error a user sees."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -52,3 +53,18 @@ def read_json(path: str | Path) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run the stage that writes it: dvc repro)") from None
+
+
+CHUNK = 1 << 20
+
+
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return digest_of(path, "sha256")

@@ -1,6 +1,6 @@
 """The pull-request report: what changed against a base branch, and a regression gate.
 
-    python -m reprolab.report --base main [--out report] [--gate gate.yaml]
+    python -m reprolab.review --base main [--out report] [--gate gate.yaml]
 
 Compares the workspace with the merge-base of BASE and HEAD (not HEAD~1): params
 that changed, every metric's old and new value, and the loss/accuracy curves of
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from reprolab.io import UserError, write_text
+from reprolab.files import UserError, write_text
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ def metric_changes(diff: dict) -> list[Change]:
     ]
 
 
+def check_rules(rules: list[Rule], names: list[str], gate: Path) -> None:
+    """Every rule must match a metric: a rule that names none (a metric renamed or gone) would
+    pass silently forever."""
+    for number, rule in enumerate(rules, 1):
+        if not any(fnmatch.fnmatchcase(name, rule.match) for name in names):
+            raise UserError(f"{gate}: rule {number} ({rule.match}) matches no metric that dvc.yaml declares")
+
+
 def regressions(changes: list[Change], rules: list[Rule]) -> list[str]:
     """One line per metric that got worse than its rule allows (the first rule that matches)."""
     found = []
@@ -101,8 +109,11 @@ def render_plots(base: str, out: Path) -> list[str]:
 def report(base_branch: str, out: Path, gate: Path, plots: bool = True) -> tuple[str, list[str]]:
     base = _run("git", "merge-base", base_branch, "HEAD").strip()
     params = json.loads(_run("dvc", "params", "diff", base, "--json") or "{}")
-    changes = metric_changes(json.loads(_run("dvc", "metrics", "diff", base, "--json") or "{}"))
-    failed = regressions(changes, load_rules(gate))
+    every = metric_changes(json.loads(_run("dvc", "metrics", "diff", base, "--all", "--json") or "{}"))
+    rules = load_rules(gate)
+    check_rules(rules, [c.name for c in every if c.new is not None], gate)
+    changes = [c for c in every if c.old != c.new]
+    failed = regressions(changes, rules)
 
     lines = [f"# Report against {base_branch} (merge-base {base[:12]})", ""]
     lines += ["## Params", ""]
@@ -132,7 +143,7 @@ def report(base_branch: str, out: Path, gate: Path, plots: bool = True) -> tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m reprolab.report", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reprolab.review", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="main", help="the branch the change goes into")
     parser.add_argument("--out", type=Path, default=Path("report"))
     parser.add_argument("--gate", type=Path, default=Path("gate.yaml"))

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from reprolab.report import Change, Rule, regressions
+from reprolab.review import Change, Rule, check_rules, load_rules, regressions
 from tests.conftest import ROOT
 
 RULES = [Rule("metrics/*.json:test.accuracy", True, 0.005), Rule("metrics/*.json:test.rmse", False, 0.05)]
@@ -46,7 +45,9 @@ def two_commits(tmp_path) -> Path:
     git(repo, "config", "user.email", "ci@example.com")
     git(repo, "config", "user.name", "CI")
     subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
-    shutil.copy(ROOT / "gate.yaml", repo / "gate.yaml")
+    (repo / "gate.yaml").write_text(
+        'rules:\n  - {match: "metrics/*.json:test.accuracy", higher_is_better: true, tolerance: 0.005}\n'
+    )
     (repo / "dvc.yaml").write_text(
         "metrics:\n  - metrics/task.json\nplots:\n  - task-loss:\n      x: step\n      y:\n"
         "        curves/loss.tsv: loss\n"
@@ -70,7 +71,7 @@ def two_commits(tmp_path) -> Path:
 def report(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "reprolab.report", "--base", "main", *args], cwd=repo, capture_output=True, text=True,
+        [sys.executable, "-m", "reprolab.review", "--base", "main", *args], cwd=repo, capture_output=True, text=True,
         env={**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"},
     )  # fmt: skip
 
@@ -92,6 +93,27 @@ def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):
     result = report(two_commits, "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "| metrics/task.json:test.accuracy | 0.9 | 0.899 |" in (two_commits / "report/report.md").read_text()
+
+
+def test_a_rule_that_matches_no_metric_is_an_error(two_commits):
+    with (two_commits / "gate.yaml").open("a") as gate:
+        gate.write("  - {match: 'metrics/*.json:test.acc', higher_is_better: true, tolerance: 0.005}\n")
+    result = report(two_commits, "--no-plots")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: report: gate.yaml: rule 2 (metrics/*.json:test.acc) matches no metric that dvc.yaml declares"
+    ]
+    assert not (two_commits / "report/report.md").exists()
+
+
+def test_every_rule_of_the_gate_matches_a_committed_metric():
+    names = [
+        f"{path.relative_to(ROOT).as_posix()}:{split}.{key}"
+        for path in sorted((ROOT / "metrics").glob("*.json"))
+        for split, values in json.loads(path.read_text()).items()
+        for key in values
+    ]
+    check_rules(load_rules(ROOT / "gate.yaml"), names, ROOT / "gate.yaml")
 
 
 def check_workflow(path: Path) -> subprocess.CompletedProcess:

@@ -1,0 +1,60 @@
+"""The committed state: a fresh clone shows every task's metrics and plots, with no data.
+
+`dvc metrics show`, `dvc plots show` and `dvc exp show` read what git holds: each metrics
+and plot file that dvc.yaml declares must be committed, parse, and load without a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from reprolab import tasks
+from tests.conftest import ROOT
+
+
+def dvc(*args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["dvc", *args], cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+def committed() -> set[str]:
+    return set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
+
+
+def plot_files() -> set[str]:
+    """The files behind dvc.yaml's top-level plots."""
+    files = set()
+    for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
+        ((name, spec),) = plot.items()
+        files |= set((spec or {}).get("y", {})) if isinstance((spec or {}).get("y"), dict) else {name}
+    return files
+
+
+def test_every_declared_metric_and_plot_file_is_committed_and_parses():
+    metrics = {f"metrics/{name}.json" for name in tasks.NAMES}
+    plots = plot_files()
+    assert {p.split("/")[1] for p in plots} == set(tasks.NAMES)  # every task has its plots
+    assert metrics | plots <= committed(), sorted((metrics | plots) - committed())
+    for path in metrics:
+        assert all(
+            isinstance(v, float) for split in json.loads((ROOT / path).read_text()).values() for v in split.values()
+        )
+    for path in plots:
+        assert len(pd.read_csv(ROOT / path, sep="\t" if path.endswith(".tsv") else ",")) > 0, path
+
+
+def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
+    for args in (("metrics", "show", "--json"), ("plots", "show", "--json"), ("exp", "show", "--json")):
+        result = dvc(*args)
+        assert result.returncode == 0, result.stderr
+        assert "failed to load" not in result.stderr.lower() + result.stdout.lower(), (args, result.stderr)
+    shown = json.loads(dvc("metrics", "show", "--json").stdout)
+    loaded = {path for rev in shown.values() for path in rev.get("data", {})}
+    assert loaded == {f"metrics/{name}.json" for name in tasks.NAMES}

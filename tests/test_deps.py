@@ -1,0 +1,142 @@
+"""The record is exact: the code deps of every stage in dvc.yaml, for every task, are the
+project files that the stage runs for that task, no fewer (DVC would serve stale results)
+and no more (an edit to one task would re-run the others).
+
+A stage runs the files its script imports, and what they import in turn, anywhere in a
+module (at the top or inside a function), together with the packages' __init__ files.
+Two imports are made by name at run time, where no import statement shows them; DYNAMIC
+lists them. The end-to-end test checks the same from the other side: every project file
+that a real stage process loaded is among that stage's deps (test_pipeline.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reprolab import tasks
+from tests.conftest import ROOT
+
+PACKAGES = ("reprolab", "stages")
+# module imported -> the module it then imports by name, for the task at hand
+DYNAMIC = {
+    "reprolab.tasks": lambda task: f"reprolab.tasks.{task.name}",  # the task registry
+    "stages.featurize": lambda task: f"reprolab.features.{task.modality}",  # the task's modality
+}
+
+
+def module_file(root: Path, name: str) -> Path | None:
+    """The file of a project module or package, relative to root; None for other modules."""
+    if name.split(".")[0] not in PACKAGES:
+        return None
+    base = Path(*name.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if (root / candidate).is_file():
+            return candidate
+    return None
+
+
+def imported(root: Path, name: str) -> set[str]:
+    """The modules that a module's import statements name (anywhere in it)."""
+    tree = ast.parse((root / module_file(root, name)).read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{name}: relative import"
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # a submodule, maybe
+    return found
+
+
+def closure(root: Path, script: str, task) -> set[str]:
+    """The project files that `python -m stages.SCRIPT TASK` runs."""
+    todo, seen = [f"stages.{script}", "stages"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or module_file(root, name) is None:
+            continue
+        seen.add(name)
+        todo += imported(root, name)
+        todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]  # its packages
+        if name in DYNAMIC and task is not None:
+            todo.append(DYNAMIC[name](task))
+        if name == "reprolab.tasks" and task is None:  # the params stage: every task
+            todo += [f"reprolab.tasks.{n}" for n in tasks.NAMES]
+    return {module_file(root, name).as_posix() for name in seen}
+
+
+def declared(root: Path) -> dict[str, set[str]]:
+    """{stage address: its deps that are project code}, as DVC itself reads dvc.yaml."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return {
+            stage.name: {Path(dep.def_path).as_posix() for dep in stage.deps if dep.def_path.startswith(PACKAGES)}
+            for stage in repo.index.stages
+        }
+
+
+def problems(root: Path) -> list[str]:
+    found = []
+    for address, deps in sorted(declared(root).items()):
+        script, _, name = address.partition("@")
+        runs = closure(root, script, tasks.get(name) if name else None)
+        found += [f"{address}: dvc.yaml misses {path}" for path in sorted(runs - deps)]
+        found += [f"{address}: dvc.yaml declares {path}, which it does not run" for path in sorted(deps - runs)]
+    return found
+
+
+def test_every_stage_depends_on_exactly_the_code_it_runs():
+    assert problems(ROOT) == []
+
+
+def test_every_task_has_its_stages():
+    stages = declared(ROOT)
+    for name in tasks.NAMES:
+        assert {f"{s}@{name}" for s in ("download", "split", "featurize", "train", "evaluate")} <= set(stages)
+
+
+@pytest.fixture
+def scratch(tmp_path) -> Path:
+    """The code, dvc.yaml and params.yaml in a DVC project outside git."""
+    for name in ("reprolab", "stages"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".dvc/config").write_text("[core]\n    no_scm = true\n    analytics = false\n")
+    return tmp_path
+
+
+def test_an_import_without_its_dep_is_caught(scratch):
+    assert problems(scratch) == []
+    script = scratch / "stages/split.py"
+    script.write_text(
+        script.read_text().replace("from reprolab import paths\n", "from reprolab import figures, paths\n")
+    )
+    assert problems(scratch) == [f"split@{name}: dvc.yaml misses reprolab/figures.py" for name in sorted(tasks.NAMES)]
+
+
+def test_an_import_inside_a_function_counts_too(scratch):
+    module = scratch / "reprolab/tasks/news.py"
+    module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab import review\n")
+    assert set(problems(scratch)) == {
+        f"{stage}: dvc.yaml misses reprolab/review.py"
+        for stage in ("params", *(f"{s}@news" for s in ("download", "split", "featurize", "train", "evaluate")))
+    }
+
+
+def test_a_dep_the_stage_does_not_run_is_caught(scratch):
+    dvc_yaml = scratch / "dvc.yaml"
+    text = dvc_yaml.read_text()
+    line = "        - stages/train.py\n"
+    assert text.count(line) == 1
+    dvc_yaml.write_text(text.replace(line, line + "        - reprolab/splitting.py\n"))
+    assert problems(scratch) == [
+        f"train@{name}: dvc.yaml declares reprolab/splitting.py, which it does not run" for name in sorted(tasks.NAMES)
+    ]
