@@ -22,7 +22,7 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 
 def curves(history: dict[str, pd.DataFrame], path: Path, title: str) -> None:
-    """history: {"loss": frame with step, train, val columns, "acc": ...}."""
+    """history: {"loss": frame with step, train, val columns, "accuracy": ...}."""
     fig, axes = plt.subplots(1, len(history), figsize=(5 * len(history), 3.5), squeeze=False)
     for ax, (name, frame) in zip(axes[0], history.items(), strict=True):
         for split in ("train", "val"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from reprolab import tasks
+from reprolab import results, tasks
 from tests.conftest import ROOT
 
 
@@ -58,3 +58,8 @@ def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
     shown = json.loads(dvc("metrics", "show", "--json").stdout)
     loaded = {path for rev in shown.values() for path in rev.get("data", {})}
     assert loaded == {f"metrics/{name}.json" for name in tasks.NAMES}
+
+
+def test_the_readme_results_table_is_current():
+    readme = (ROOT / "README.md").read_text()
+    assert results.updated(readme, ROOT) == readme, "README.md: the results table is stale (run: make results)"

@@ -140,3 +140,32 @@ def test_a_dep_the_stage_does_not_run_is_caught(scratch):
     assert problems(scratch) == [
         f"train@{name}: dvc.yaml declares reprolab/splitting.py, which it does not run" for name in sorted(tasks.NAMES)
     ]
+
+
+def project_modules(root: Path) -> list[str]:
+    return sorted(
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for package in PACKAGES
+        for path in (root / package).rglob("*.py")
+    )
+
+
+def test_imports_run_one_way_down():
+    """No import cycle in the library, and no stage script imports another one."""
+    graph = {name: {n for n in imported(ROOT, name) if module_file(ROOT, n)} - {name} for name in project_modules(ROOT)}
+    for name, targets in graph.items():
+        if name.startswith("stages."):
+            assert not {t for t in targets if t.startswith("stages.")} - {"stages"}, name
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(graph[name]):
+            assert state.get(target) != "open", f"import cycle: {' -> '.join([*path, name, target])}"
+            if target not in state:
+                visit(target, [*path, name])
+        state[name] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reprolab.tasks import every
 from tests.conftest import ROOT, fixture_pins
@@ -56,6 +57,10 @@ def repo(tmp_path_factory, mirror_dir) -> Path:
                 if pin is not None:
                     text = text.replace(getattr(source, kind), pin)
         module.write_text(text)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for block in params["tasks"].values():  # the fixtures are small; so are the runs
+        block["train"]["epochs"] = min(block["train"].get("epochs", params["train"]["epochs"]), 3)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "config", "user.email", "ci@example.com")
     sh(repo, "git", "config", "user.name", "CI")
@@ -197,8 +202,6 @@ def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
 
 
 def _task_train(repo: Path, name: str) -> dict:
-    import yaml
-
     return yaml.safe_load((repo / "params.yaml").read_text())["tasks"][name]["train"]
 
 
