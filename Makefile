@@ -1,43 +1,45 @@
 # `make repro` runs the pipeline, `make test` the test suite; both build .venv first.
+# `make help` lists every target.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test bench report compare results lint clean
+.PHONY: help repro test bench report compare results lint clean
+.DEFAULT_GOAL := help
 BASE ?= main
+COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 18
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
 
-repro: $(VENV)/.installed
+repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc repro)
 	dvc repro
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed  ## timings of the training loop and the image models, as ratios
 	python -m bench.trainer
 	python -m bench.images
 
-report: $(VENV)/.installed  # the pull-request report against BASE; exits 1 on a regression
+report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)
 
-# The experiments of a sweep side by side: the params that differ and the headline metrics
-# that changed, without the data and model hashes (after `make repro`; see README).
-compare:
+compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
-COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
-
-results: $(VENV)/.installed  # the README's results table, from the committed metrics/
+results: $(VENV)/.installed  ## rewrite the README's results table from the committed metrics/
 	python -m reprolab.results
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed  ## ruff check and format check
 	ruff check . && ruff format --check .
 
-clean:
+clean:  ## remove .venv
 	rm -rf $(VENV)

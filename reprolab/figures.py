@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay  # noqa: E402
 
 PNG = {"dpi": 100, "metadata": {"Software": None}}
 
@@ -34,24 +35,30 @@ def curves(history: dict[str, pd.DataFrame], path: Path, title: str) -> None:
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...], path: Path, title: str) -> None:
     n = len(classes)
-    matrix = np.zeros((n, n), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
     fig, ax = plt.subplots(figsize=(1.2 * n + 2.5, 1.2 * n + 2))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", color="black" if count < matrix.max() / 2 else "white")
-    ax.set(xticks=range(n), yticks=range(n), xticklabels=classes, yticklabels=classes)
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=list(range(n)), display_labels=list(classes), ax=ax, cmap="Blues", colorbar=False
+    )
     ax.set(xlabel="predicted", ylabel="actual", title=title)
+    ax.tick_params(axis="x", labelrotation=45 if n > 4 else 0)
     _save(fig, path)
 
 
 def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float | None, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(fpr, tpr, label=f"AUC {auc:.4f}" if auc is not None else None)
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc).plot(ax=ax, plot_chance_level=True)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
-    if auc is not None:
-        ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+def recall_bars(table: pd.DataFrame, path: Path, title: str) -> None:
+    """A table of (label, rows, recall), one bar a label, sorted by recall (worst at the top)."""
+    ordered = table.sort_values("recall", ascending=False)
+    labels = [f"{label} ({rows})" for label, rows in zip(ordered.iloc[:, 0], ordered["rows"], strict=True)]
+    fig, ax = plt.subplots(figsize=(6, 0.22 * len(ordered) + 1.2))
+    ax.barh(labels, ordered["recall"])
+    ax.set(xlabel="recall", xlim=(0, 1), title=title)
+    ax.tick_params(axis="y", labelsize=7)
     _save(fig, path)
 
 

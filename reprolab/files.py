@@ -28,6 +28,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*"):  # left by a killed run (SIGKILL runs no cleanup)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)) / path.name
     try:
         yield tmp
@@ -53,6 +55,22 @@ def read_json(path: str | Path) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run the stage that writes it: dvc repro)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err}); run again the stage that writes it") from None
+
+
+def load_tensors(path: str | Path, written_by: str) -> Any:
+    """A file of tensors and plain types (a model, a features split), loaded with weights_only."""
+    import torch  # here, not above: the stages that read no tensors need not import torch
+
+    try:
+        return torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run: dvc repro {written_by})") from None
+    except Exception as err:  # torch raises several types for a torn or foreign file
+        raise UserError(
+            f"{path}: unreadable ({type(err).__name__}); run again the stage that writes it: {written_by}"
+        ) from None
 
 
 CHUNK = 1 << 20

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from reprolab.params import MODEL_INPUTS
+
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -124,8 +126,8 @@ def resnet18(n_in: list[int], n_out: int, **_: Any) -> nn.Module:
     return model
 
 
-MODELS = {"linear": linear, "mlp": mlp, "cnn": cnn, "resnet18": resnet18, "slp": slp, "bag": bag}
-IMAGE_ONLY = {"cnn", "resnet18"}
+MODELS = {name: globals()[name] for name in MODEL_INPUTS}  # the builder named after each model
+IMAGE_ONLY = {name for name, needs in MODEL_INPUTS.items() if needs == "image"}
 
 
 def input_key(config: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ PARAMS_FILE = "params.yaml"
 class StrictModel(BaseModel):
     """No unknown keys, no silent type coercion (an int is still a valid float)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -40,9 +40,9 @@ class TrainParams(StrictModel):
     step_size: Annotated[int, Field(ge=1, description="epochs between decays (step scheduler)")]
     gamma: Annotated[float, Field(gt=0.0, le=1.0, description="decay factor (step scheduler)")]
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
-    threads: Annotated[int, Field(ge=0, description="CPU threads for torch; 0 is torch's default")]
+    threads: Annotated[int, Field(ge=0, le=1024, description="CPU threads for torch; 0 is torch's default")]
     augment: bool = Field(description="images: random crop (padding 4) and horizontal flip")
-    processes: Annotated[int, Field(ge=1, description="data-parallel processes (torchrun, DDP)")] = 1
+    processes: Annotated[int, Field(ge=1, le=1024, description="data-parallel processes (torchrun, DDP)")] = 1
 
 
 # The same keys, each optional: a task's `train:` block overrides only what it names.
@@ -76,8 +76,14 @@ class FeatureParams(StrictModel):
     drop: list[str] = Field(default_factory=list, description="feature columns left out")
 
 
+# Every model, by name, with the data it needs (None: any); reprolab/models.py builds them.
+MODEL_INPUTS: dict[str, str | None] = {
+    "linear": None, "mlp": None, "cnn": "image", "resnet18": "image", "slp": "text", "bag": "text",
+}  # fmt: skip
+
+
 class ModelParams(StrictModel):
-    name: Literal["linear", "mlp", "cnn", "resnet18", "slp", "bag"]
+    name: Literal[tuple(MODEL_INPUTS)]  # type: ignore[valid-type]
     hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="dense layers (mlp, cnn)")
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
     dropout: Fraction = 0.0
@@ -122,7 +128,7 @@ class Params(StrictModel):
 def _schema(tasks: Mapping[str, Any], complete: bool) -> type[Params]:
     """tasks: {name: Task}, whose modules declare their own source, split and features schema.
     Complete: every task block is there and no other; else other blocks are left unchecked."""
-    config = ConfigDict(extra="forbid" if complete else "ignore", strict=True, frozen=True)
+    config = ConfigDict(extra="forbid" if complete else "ignore", strict=True, frozen=True, allow_inf_nan=False)
     fields = {name: (task_params_model(name, task), ...) for name, task in tasks.items()}
     checked = create_model("Tasks", __config__=config, **fields)
     return create_model("CheckedParams", __base__=Params, tasks=(checked, ...))
@@ -149,7 +155,7 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
         if task.predefined_test and params.task(name).split.test > 0:
             raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
         model = params.task(name).model
-        needs = {"cnn": "image", "resnet18": "image", "bag": "text", "slp": "text"}.get(model.name)
+        needs = MODEL_INPUTS[model.name]
         if needs is not None and needs != task.modality:
             raise UserError(
                 f"{source}: tasks.{name}.model.name: {model.name} needs {needs} data, {name} has {task.modality}"

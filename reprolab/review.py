@@ -91,14 +91,22 @@ def _cell(value) -> str:
     return "-" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def render_plots(base: str, out: Path) -> list[str]:
-    """PNG files of the loss and accuracy curves, base and workspace in one chart each."""
+def changed_tasks(changes: list[Change], param_names: list[str]) -> set[str]:
+    """Tasks whose metrics changed (metrics/T.json) or whose own params did (tasks.T.*)."""
+    tasks = {Path(c.name.split(":")[0]).stem for c in changes}
+    return tasks | {name.split(":")[1].split(".")[1] for name in param_names if ":tasks." in name}
+
+
+def render_plots(base: str, out: Path, tasks: set[str]) -> list[str]:
+    """PNG files of the loss and accuracy curves ("T-loss", "T-accuracy") of the given tasks,
+    base and workspace in one chart each."""
     import vl_convert
 
     shown = json.loads(_run("dvc", "plots", "diff", base, "--json"))
     files = []
     for plot_id, renders in sorted(shown.get("data", {}).items()):
-        if not plot_id.endswith(("-loss", "-accuracy")) or not renders:  # no data in either revision
+        task, _, curve = plot_id.rpartition("-")
+        if curve not in ("loss", "accuracy") or task not in tasks or not renders:
             continue
         name = f"{plot_id}.png"
         (out / name).write_bytes(vl_convert.vegalite_to_png(renders[0]["content"], scale=1))
@@ -135,7 +143,7 @@ def report(base_branch: str, out: Path, gate: Path, plots: bool = True) -> tuple
     lines += [f"- REGRESSED {line}" for line in failed] or [f"Passed ({gate})."]
     out.mkdir(parents=True, exist_ok=True)
     if plots:
-        images = render_plots(base, out)
+        images = render_plots(base, out, changed_tasks(changes, [name for name, _, _ in param_rows]))
         lines += ["", "## Curves (base and this revision)", ""] + [f"![{name}]({name})" for name in images]
     text = "\n".join(lines) + "\n"
     write_text(out / "report.md", text)

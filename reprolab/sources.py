@@ -19,6 +19,7 @@ import re
 import shutil
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -60,6 +61,20 @@ def safe_extract(archive: Path, dest: Path) -> None:
         raise UserError(f"{archive.name}: not a readable tar archive: {err}") from None
 
 
+def _gunzip(packed: Path, out: Path, cap: int | None, what: str) -> None:
+    """Decompress in blocks, stopping past `cap` bytes (a decompression bomb writes no more)."""
+    written = 0
+    try:
+        with gzip.open(packed) as source, out.open("wb") as f:
+            while block := source.read(CHUNK):
+                written += len(block)
+                if cap is not None and written > cap:
+                    raise UserError(f"{what}: decompresses to more than {cap} bytes, the size it should have")
+                f.write(block)
+    except (OSError, EOFError) as err:
+        raise UserError(f"{what}: not a valid gzip file: {err}") from None
+
+
 def unpack(source: Source, download: Path, out: Path, origin: str, vouched: bool) -> str:
     """Check `download` against the pins (unless a mirror's manifest `vouched` for it), then put
     its content at `out`; return the sha256 of what the pipeline reads."""
@@ -73,11 +88,7 @@ def unpack(source: Source, download: Path, out: Path, origin: str, vouched: bool
         safe_extract(download, out)
         return seen or sha256_of(download)
     if source.unpack == "gzip":
-        try:
-            with gzip.open(download) as packed, out.open("wb") as f:
-                shutil.copyfileobj(packed, f, CHUNK)
-        except (OSError, EOFError) as err:
-            raise UserError(f"{source.filename} from {origin}: not a valid gzip file: {err}") from None
+        _gunzip(download, out, source.size, f"{source.filename} from {origin}")
     else:
         os.replace(download, out)
     what = f"{source.target} (in {source.filename})" if source.unpack else source.filename
@@ -231,4 +242,6 @@ def download(task: Task, source_params: Any, raw_dir: Path) -> None:
     """Write a task's raw files into raw_dir, and what vouched for each into SOURCES_FILE."""
     if task.generate is not None:
         task.generate(source_params, raw_dir)
-    write_json(raw_dir / SOURCES_FILE, {s.filename: fetch(s, raw_dir) for s in task.sources})
+    pins = task.user_pins(source_params) if task.user_pins is not None else {}
+    chosen = [replace(s, sha256=pins[s.filename]) if pins.get(s.filename) else s for s in task.sources]
+    write_json(raw_dir / SOURCES_FILE, {s.filename: fetch(s, raw_dir) for s in chosen})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from reprolab.files import UserError, atomic_path
+from reprolab.files import UserError, atomic_path, load_tensors
 from reprolab.params import TrainParams
 from reprolab.progress import quiet
 
@@ -28,6 +29,7 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
     "regression": nn.MSELoss,
 }
 EVAL_BATCH = 1024
+log = logging.getLogger(__name__)
 CROP_PADDING = 4
 
 
@@ -167,8 +169,12 @@ def _resume(path: Path | None, fingerprint: str) -> dict | None:
     """The checkpoint at `path` if it was written by a run of the same settings and data."""
     if path is None or not path.exists():
         return None
-    state = torch.load(path, weights_only=True)
-    return state if state.get("fingerprint") == fingerprint else None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as err:  # a torn or foreign file: say so, and start afresh
+        log.warning("%s: not a readable checkpoint (%s); training from the start", path, type(err).__name__)
+        return None
+    return state if isinstance(state, dict) and state.get("fingerprint") == fingerprint else None
 
 
 def fit(
@@ -208,6 +214,8 @@ def fit(
         best_loss, best_state, start = saved["best_loss"], saved["best_state"], len(result.history) + 1
         for record in result.history:
             on_epoch(record)
+        if rank == 0:
+            log.warning("%s: resuming from %s after epoch %d of %d", checkpoint.stem, checkpoint, start - 1, cfg.epochs)
 
     epochs = tqdm(range(start, cfg.epochs + 1), "epochs", cfg.epochs, initial=start - 1, disable=quiet() or rank > 0)
     for epoch in epochs:
@@ -271,7 +279,8 @@ def fit(
     return result
 
 
-def load_split(path, key: str = "x") -> tuple[Split, Tensor]:
-    """A split written by the featurize stage: (inputs `key` and targets, row ids)."""
-    tensors = torch.load(path, weights_only=True)
+def load_split(path: Path, key: str = "x") -> tuple[Split, Tensor]:
+    """A split written by the featurize stage (data/features/TASK/SPLIT.pt): (inputs `key`
+    and targets, row ids)."""
+    tensors = load_tensors(path, f"featurize@{Path(path).parent.name}")
     return Split(tensors[key], tensors["y"]), tensors["id"]

@@ -13,7 +13,7 @@ import torch
 
 from reprolab import figures, metrics, paths
 from reprolab.cli import run
-from reprolab.files import atomic_path, read_json, write_json
+from reprolab.files import atomic_path, load_tensors, read_json, write_json
 from reprolab.models import build, input_key
 from reprolab.params import Params
 from reprolab.splitting import read_split
@@ -34,7 +34,7 @@ def curves(task: Task) -> dict[str, pd.DataFrame]:
 
 
 def evaluate(task: Task, params: Params) -> None:
-    checkpoint = torch.load(paths.model(task.name), weights_only=True)
+    checkpoint = load_tensors(paths.model(task.name), f"train@{task.name}")
     model = build(checkpoint["config"])
     model.load_state_dict(checkpoint["state_dict"])
     meta = read_json(paths.features(task.name) / "meta.json")
@@ -91,6 +91,7 @@ def evaluate(task: Task, params: Params) -> None:
             results |= subsets
             for name, table in tables.items():
                 table.to_csv(plots / f"{name}.csv", index=False, float_format="%.6g")
+                figures.recall_bars(table, reports / f"{name}.png", f"{title}: recall per {table.columns[0]}")
         details = {
             "model": {"name": checkpoint["config"]["name"], "parameters": sum(p.numel() for p in model.parameters())},
             "metrics": results,

@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reprolab import paths
 from reprolab.cli import run
-from reprolab.files import atomic_path, read_json, sha256_of
+from reprolab.files import atomic_path, load_tensors, read_json, sha256_of
 from reprolab.models import build, input_key
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
@@ -67,7 +67,7 @@ def train(task: Task, params: Params) -> None:
     val_split, _ = load_split(features / "val.pt", input_key(config))
     model = build(config)
     if config["name"] == "bag":  # start from the word2vec vectors; the padding row stays zero
-        vectors = torch.load(features / "vectors.pt", weights_only=True)
+        vectors = load_tensors(features / "vectors.pt", f"featurize@{task.name}")
         with torch.no_grad():
             model.embedding.weight[: len(vectors)] = vectors
     model = model.to(device)

@@ -110,8 +110,8 @@ def cifar_archive(path: Path, per_batch: int = 40, extra: tarfile.TarInfo | None
         folder = tarfile.TarInfo("cifar-10-batches-py")
         folder.type = tarfile.DIRTYPE
         tar.addfile(folder)
-        members = [(name, pickle.dumps(cifar_batch(per_batch, seed))) for seed, name in enumerate(names)]
-        members.append(("batches.meta", pickle.dumps({"label_names": list(CIFAR_CLASSES)})))
+        members = [(name, pickle.dumps(cifar_batch(per_batch, seed), protocol=2)) for seed, name in enumerate(names)]
+        members.append(("batches.meta", pickle.dumps({"label_names": list(CIFAR_CLASSES)}, protocol=2)))
         for name, payload in members:
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(payload)

@@ -63,3 +63,12 @@ def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
 def test_the_readme_results_table_is_current():
     readme = (ROOT / "README.md").read_text()
     assert results.updated(readme, ROOT) == readme, "README.md: the results table is stale (run: make results)"
+
+
+def test_make_help_lists_every_target():
+    makefile = (ROOT / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert [line.split()[1] for line in shown.stdout.splitlines()] == phony

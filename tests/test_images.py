@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +44,16 @@ def test_mnist_images_and_labels_must_agree(tmp_path):
         write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", labels[:19])
     with pytest.raises(UserError, match="20 images but 19 labels"):
         mnist.read(tmp_path)
+
+
+def test_a_decompression_bomb_stops_at_the_expected_size(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "labels.gz").write_bytes(gzip.compress(bytes(64 << 20)))  # 64 KiB of gzip: 64 MiB
+    monkeypatch.setenv("REPROLAB_MIRROR", str(tmp_path / "mirror"))
+    with pytest.raises(UserError, match="labels.gz from .*: decompresses to more than 60008 bytes"):
+        fetch(Source("labels.gz", (), "0" * 64, unpack="gzip", size=60_008), tmp_path / "raw")
+    assert list((tmp_path / "raw").iterdir()) == []
+    assert all(s.size and s.urls[0].startswith("https://") and len(s.urls) == 1 for s in mnist.SOURCES)
 
 
 def test_gzip_sources_are_pinned_on_the_decompressed_content(tmp_path, monkeypatch):
@@ -177,3 +188,31 @@ def test_an_interrupted_run_resumes_to_the_same_end(tmp_path):
     fresh = []
     fit(build(config), "multiclass", data, data, cfg, generator, fresh.append, tmp_path / "ckpt.pt", fingerprint="g")
     assert fresh == whole
+
+
+class _CreatesAFile:
+    """A pickle payload that, loaded by plain pickle, creates a file."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_a_crafted_cifar_batch_runs_nothing(tmp_path):
+    import pickle
+
+    target = tmp_path / "pwned"
+    folder = tmp_path / "raw" / "cifar-10-python" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in (*cifar10.TRAIN_BATCHES, "test_batch"):
+        (folder / name).write_bytes(pickle.dumps(fixtures.cifar_batch(10, 0), protocol=2))
+    (folder / "data_batch_1").write_bytes(pickle.dumps({"data": _CreatesAFile(target), "labels": []}, protocol=2))
+    with pytest.raises(UserError) as caught:
+        cifar10.read(tmp_path / "raw")
+    assert str(caught.value) == (
+        f"{folder / 'data_batch_1'}: not a CIFAR-10 python batch: "
+        "refusing io.open: a CIFAR-10 batch holds no such object"
+    )
+    assert not target.exists()

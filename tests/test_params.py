@@ -52,6 +52,10 @@ def test_task_overrides_win_over_defaults(data):
         (("tasks", "blobs", "split", "val"), 0.0, "tasks.blobs.split.val: Input should be greater than 0"),
         (("tasks", "blobs", "source", "n_samples"), 2, "tasks.blobs.source.n_samples"),
         (("tasks", "nslkdd", "train", "momentum"), 1.0, "tasks.nslkdd.train.momentum: Input should be less than 1"),
+        (("train", "lr"), float("inf"), "train.lr: Input should be a finite number"),
+        (("train", "weight_decay"), float("nan"), "train.weight_decay: Input should be a finite number"),
+        (("tasks", "nslkdd", "train", "lr"), float("inf"), "tasks.nslkdd.train.lr: Input should be a finite number"),
+        (("train", "threads"), 100000, "train.threads: Input should be less than or equal to 1024"),
     ],
 )
 def test_bad_values_name_the_key_and_the_reason(data, path, value, expected):

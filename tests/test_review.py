@@ -49,11 +49,14 @@ def two_commits(tmp_path) -> Path:
         'rules:\n  - {match: "metrics/*.json:test.accuracy", higher_is_better: true, tolerance: 0.005}\n'
     )
     (repo / "dvc.yaml").write_text(
-        "metrics:\n  - metrics/task.json\nplots:\n  - task-loss:\n      x: step\n      y:\n"
-        "        curves/loss.tsv: loss\n"
+        "metrics:\n  - metrics/task.json\n  - metrics/other.json\nplots:\n"
+        "  - task-loss:\n      x: step\n      y:\n        curves/loss.tsv: loss\n"
+        "  - other-loss:\n      x: step\n      y:\n        curves/other.tsv: loss\n"
     )
-    (repo / "metrics").mkdir()
+    (repo / "metrics/other.json").parent.mkdir()
+    (repo / "metrics/other.json").write_text(json.dumps({"test": {"accuracy": 0.5}}))
     (repo / "curves").mkdir()
+    (repo / "curves/other.tsv").write_text("step\tloss\n0\t1.0\n1\t0.5\n")  # a task this change leaves alone
 
     def commit(lr: float, accuracy: float, message: str) -> None:
         (repo / "params.yaml").write_text(f"train:\n  lr: {lr}\n")
@@ -85,6 +88,7 @@ def test_a_regression_fails_the_report_and_is_named(two_commits):
     assert "| metrics/task.json:test.accuracy | 0.9 | 0.88 | -0.02 |" in text
     png = (two_commits / "report/task-loss.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000
+    assert not (two_commits / "report/other-loss.png").exists()  # curves only of what changed
 
 
 def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):
@@ -129,6 +133,20 @@ def test_the_pull_request_workflow_is_valid():
     assert result.returncode == 0, result.stdout + result.stderr
     text = workflow.read_text()
     assert "fetch-depth: 0" in text and "make report" in text and "cml comment create" in text
+
+
+def test_actions_are_pinned_by_commit_and_checkout_keeps_no_credentials():
+    import re
+
+    for workflow in (ROOT / ".github/workflows").glob("*.yml"):
+        text = workflow.read_text()
+        uses = re.findall(r"uses: (\S+)(.*)", text)
+        assert uses, workflow
+        for action, comment in uses:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{workflow.name}: {action} is not pinned"
+            assert re.fullmatch(r"\s+# v[\d.]+", comment), f"{workflow.name}: {action} needs its tag as a comment"
+        checkout = text.split("actions/checkout@", 1)[1].split("- uses:", 1)[0]
+        assert "persist-credentials: false" in checkout
 
 
 def test_a_broken_workflow_is_caught(tmp_path):

@@ -99,7 +99,7 @@ def test_a_failed_download_leaves_no_raw_directory(workdir, monkeypatch, tmp_pat
     shutil.rmtree(empty)
 
 
-def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch):
+def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch, caplog):
     from stages import train as train_module
 
     run_stages("mnist", download, split, featurize, train)
@@ -119,7 +119,11 @@ def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch
         run_stages("mnist", train)
     assert paths.checkpoint("mnist").exists() and not paths.live("mnist").exists()
     monkeypatch.setattr(train_module, "log_epoch", real_log)
-    run_stages("mnist", train)
+    with caplog.at_level("WARNING"):
+        run_stages("mnist", train)
+    assert [r.getMessage() for r in caplog.records if "resuming" in r.getMessage()] == [
+        "mnist: resuming from checkpoints/mnist.pt after epoch 2 of 3"
+    ]
     assert {path: path.read_bytes() for path in paths.live("mnist").rglob("*") if path.is_file()} == whole
     state = torch.load(paths.model("mnist"), weights_only=True)["state_dict"]
     assert all(torch.equal(state[k], whole_state[k]) for k in whole_state)
@@ -145,3 +149,66 @@ def test_two_data_parallel_processes_match_one(workdir):
     # full-batch descent on two equal halves averages to the same gradient as on the whole
     assert summaries[2]["val"]["loss"] == pytest.approx(summaries[1]["val"]["loss"], rel=1e-4)
     assert summaries[2]["train"]["accuracy"] == summaries[1]["train"]["accuracy"]
+
+
+def test_a_corrupt_checkpoint_is_one_warning_and_a_fresh_start(workdir, caplog):
+    run_stages("blobs", download, split, featurize)
+    paths.checkpoint("blobs").parent.mkdir(parents=True, exist_ok=True)
+    paths.checkpoint("blobs").write_bytes(b"not a checkpoint")
+    with caplog.at_level("WARNING"):
+        run_stages("blobs", train)
+    assert [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage()] == [
+        "checkpoints/blobs.pt: not a readable checkpoint (UnpicklingError); training from the start"
+    ]
+    assert paths.model("blobs").exists() and not paths.checkpoint("blobs").exists()
+
+
+def stage_process(workdir, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "stage"), [("models/blobs.pt", "train@blobs"), ("data/features/blobs/val.pt", "featurize@blobs")]
+)
+def test_a_corrupt_model_or_features_file_is_one_line_naming_its_stage(workdir, path, stage):
+    run_stages("blobs", download, split, featurize, train)
+    (workdir / path).write_bytes(b"garbage")
+    result = stage_process(workdir, "stages.evaluate", "blobs")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: evaluate@blobs: {path}: unreadable (")
+    assert result.stderr.rstrip().endswith(f"run again the stage that writes it: {stage}")
+    assert not paths.metrics("blobs").exists()
+
+
+def test_sigterm_leaves_no_temporary_file_and_sigkill_leftovers_are_cleaned(workdir):
+    script = (
+        "import os, signal, time\n"
+        "from reprolab.cli import guarded\n"
+        "from reprolab.files import atomic_path\n"
+        "def work():\n"
+        "    with atomic_path('out/result') as tmp:\n"
+        "        tmp.mkdir()\n"
+        "        (tmp / 'half').write_text('x')\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(30)\n"
+        "guarded('demo', work)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=workdir, capture_output=True, text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 130 and result.stderr == "error: demo: interrupted\n"
+    assert list((workdir / "out").iterdir()) == []
+    leftover = workdir / "out" / ".result.abc123"  # what a SIGKILL leaves behind
+    leftover.mkdir()
+    (leftover / "result").write_text("half")
+    from reprolab.files import write_text
+
+    write_text(workdir / "out" / "result", "whole")
+    assert sorted(p.name for p in (workdir / "out").iterdir()) == ["result"]

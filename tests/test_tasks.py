@@ -1,7 +1,7 @@
 import pytest
 
 from reprolab.files import UserError
-from reprolab.tasks import get, nslkdd
+from reprolab.tasks import NAMES, get, nslkdd
 from reprolab.tasks.base import TARGET
 from tests import fixtures
 
@@ -34,7 +34,7 @@ def test_a_short_row_names_its_line(tmp_path):
     lines[3] = lines[3].rsplit(",", 2)[0]
     (tmp_path / "KDDTrain+.txt").write_text("\n".join(lines) + "\n")
     (tmp_path / "KDDTest+.txt").write_text("\n".join(fixtures.kdd_rows(5, 1)) + "\n")
-    with pytest.raises(UserError, match=r"KDDTrain\+\.txt: line 4: expected 43 values"):
+    with pytest.raises(UserError, match=r"KDDTrain\+\.txt: line 4: expected 43 values, found 41$"):
         nslkdd.read(tmp_path)
 
 
@@ -47,6 +47,7 @@ def test_kddtest_21_and_per_attack_report():
     pred = np.array([0, 0, 1, 1])
     metrics, tables = nslkdd.report(rows, y, pred, pred.astype(float))
     assert metrics["kddtest21"] == {"accuracy": 0.5, "rows": 2}
+    assert tables["per_attack"]["attack"].tolist() == ["smurf", "neptune", "normal"]  # by recall, worst first
     table = tables["per_attack"].set_index("attack")
     assert table.loc["smurf", "recall"] == 0.5 and table.loc["smurf", "rows"] == 2
 
@@ -54,3 +55,58 @@ def test_kddtest_21_and_per_attack_report():
 def test_unknown_task():
     with pytest.raises(UserError, match="unknown task 'mnistt'"):
         get("mnistt")
+
+
+HEADER = ",TV,radio,newspaper,sales\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "Advertising.csv: empty$"),
+        (HEADER, "Advertising.csv: no rows below its header$"),
+        (HEADER + "1,230.1,37.8,69.2,22.1\n2,abc,39.3,45.1,10.4\n", r"line 3, column 2 \(TV\): 'abc' is not a finite"),
+        (HEADER + "1,0x10,37.8,69.2,22.1\n", r"line 2, column 2 \(TV\): '0x10' is not a finite number$"),
+        (HEADER + "1,230.1,,69.2,22.1\n", r"line 2, column 3 \(radio\): '' is empty or not a number \(NaN\)$"),
+        (HEADER + "1,230.1,NaN,69.2,22.1\n", r"line 2, column 3 \(radio\): 'NaN' is empty or not a number"),
+        (HEADER + "1,230.1,37.8,inf,22.1\n", r"line 2, column 4 \(newspaper\): 'inf' is not a finite number$"),
+        (HEADER + "1,230.1,37.8,69.2,1e400\n", r"line 2, column 5 \(sales\): '1e400' is not a finite number$"),
+    ],
+)
+def test_a_bad_table_is_one_line_naming_file_line_and_column(tmp_path, content, expected):
+    (tmp_path / "Advertising.csv").write_text(content)
+    with pytest.raises(UserError, match=expected) as caught:
+        get("advertising").read(tmp_path)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith(str(tmp_path / "Advertising.csv"))
+
+
+def wiring_gaps(mirror_dir) -> list[str]:
+    """What a registered task lacks: its params block, its dvc.yaml entry, its plots, a fixture."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    declared = yaml.safe_load((ROOT / "params.yaml").read_text())["tasks"]
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    modality = next(v["task_modality"] for v in pipeline["vars"] if "task_modality" in v)
+    plots = {next(iter(plot)) for plot in pipeline["plots"]}
+    gaps = [f"{name}: in dvc.yaml's task_modality but not registered" for name in set(modality) - set(NAMES)]
+    for name in NAMES:
+        task = get(name)
+        if name not in declared:
+            gaps.append(f"{name}: no block tasks.{name} in params.yaml")
+        if modality.get(name) != task.modality:
+            gaps.append(f"{name}: dvc.yaml's task_modality needs '{name}: {task.modality}'")
+        curves = {f"{name}-loss"} | ({f"{name}-accuracy"} if task.kind != "regression" else set())
+        gaps += [f"{name}: no plot {plot!r} in dvc.yaml" for plot in sorted(curves - plots)]
+        gaps += [
+            f"{name}: no end-to-end fixture of {s.filename} (tests/fixtures.py)"
+            for s in task.sources
+            if not (mirror_dir / s.filename).is_file()
+        ]
+    return gaps
+
+
+def test_every_registered_task_is_wired_in(mirror_dir, tmp_path):
+    assert wiring_gaps(mirror_dir) == []
+    assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/fixtures.py)" in wiring_gaps(tmp_path)

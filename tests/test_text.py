@@ -130,3 +130,19 @@ def test_a_pretrained_path_needs_a_checksum():
         data = yaml.safe_load((ROOT / "params.yaml").read_text())
         data["tasks"]["news"]["features"]["pretrained"] = {"path": "vectors.bin"}
         params.validate(data, {"news": news.TASK})
+
+
+def test_a_user_can_pin_the_news_archive(workdir, mirror_dir):
+    from stages.download import download
+
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["news"]["source"] = {"sha256": "0" * 64}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match="NewsAggregatorDataset.zip from .*: checksum mismatch"):
+        run_stages("news", download)
+    assert not paths.raw("news").exists()
+    data["tasks"]["news"]["source"] = {"sha256": sha256_of(mirror_dir / "NewsAggregatorDataset.zip")}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    run_stages("news", download)
+    seen = json.loads((paths.raw("news") / "sources.json").read_text())["NewsAggregatorDataset.zip"]
+    assert seen["vouched_by"] == "pin"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from reprolab import paths
+from reprolab.features import divisor
 from reprolab.files import UserError
 from reprolab.params import FeatureParams
 from reprolab.splitting import present_splits
@@ -25,7 +26,7 @@ def channel_stats(pixels: np.ndarray, chunk: int = 4096) -> tuple[list[float], l
     count = len(pixels) * pixels.shape[2] * pixels.shape[3]
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-    return mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+    return mean.tolist(), divisor(std).tolist()
 
 
 def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:

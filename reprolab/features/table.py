@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reprolab.features import divisor
 from reprolab.files import UserError
 from reprolab.params import FeatureParams
 from reprolab.splitting import present_splits, read_split
@@ -35,7 +36,7 @@ class TabularEncoder:
         if standardize and len(rows):
             mean = values.mean(axis=0)
             std = values.std(axis=0)
-            scale = np.where(std > 0, std, 1.0)
+            scale = divisor(std)
         else:
             mean, scale = np.zeros(len(numeric)), np.ones(len(numeric))
         return cls(

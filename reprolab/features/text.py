@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reprolab.features import divisor
 from reprolab.files import UserError, sha256_of
 from reprolab.splitting import present_splits, read_split
 from reprolab.tasks.base import TARGET, Task
@@ -116,7 +117,7 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
     if config.standardize:  # the mean vectors, with the training split's statistics
         mean, std = arrays["train"]["x"].mean(axis=0), arrays["train"]["x"].std(axis=0)
         for a in arrays.values():
-            a["x"] = ((a["x"] - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+            a["x"] = ((a["x"] - mean) / divisor(std)).astype(np.float32)
     (out / "vocab.txt").write_text("".join(f"{word}\n" for word in vectors.words))
     torch.save(torch.from_numpy(vectors.vectors), out / "vectors.pt")
     meta = {"n_features": vectors.vectors.shape[1], "vocab_size": len(vectors.words), "split_metrics": stats}

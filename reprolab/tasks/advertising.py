@@ -19,10 +19,11 @@ SOURCE = Source(
     sha256="4efa749627f6e438dcd4cdde86010b7a6f450c4960991a69f4623ee21e621870",
 )
 FEATURES = ("TV", "radio", "newspaper")
+COLUMNS = ("id", *FEATURES, TARGET)
 
 
 def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
-    frame = read_csv(raw_dir / SOURCE.filename, ("id", *FEATURES, TARGET), header=True)
+    frame = read_csv(raw_dir / SOURCE.filename, COLUMNS, header=True, numeric=COLUMNS)
     return {"all": frame.set_index("id")}
 
 

@@ -31,6 +31,7 @@ class Source:
     sha256: str | None  # of the content the pipeline reads (for gzip: decompressed); None where unknown
     md5: str | None = None  # of the download itself, where that is all the publisher gives
     unpack: Literal["gzip", "tar"] | None = None
+    size: int | None = None  # gzip: the decompressed size, beyond which decompression stops
 
     @property
     def target(self) -> str:
@@ -77,6 +78,8 @@ class Task:
     select: Callable[[pd.DataFrame, Any], pd.DataFrame] | None = None
     # Writes the raw files; by default fetches `sources`. Takes tasks.<name>.source.
     generate: Callable[[Any, Path], None] | None = None
+    # {file name: sha256} that a user pinned in tasks.<name>.source, where none is published.
+    user_pins: Callable[[Any], dict[str, str]] | None = None
     report: Report | None = None
     predefined_test: bool = False  # `read` returns {"train", "test"} rather than {"all"}
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image tasks
@@ -100,19 +103,46 @@ class Task:
         return len(self.classes) if self.kind == "multiclass" else 1
 
 
-def read_csv(path: Path, columns: tuple[str, ...], *, header: bool) -> pd.DataFrame:
-    """Read a CSV that must have exactly `columns`; a wrong count is an error naming the file."""
+def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV that must have exactly `columns`, with a finite number in each `numeric` one.
+
+    A bad file ends in one line naming the file and, for a bad value, its line and column."""
     try:
         frame = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run: dvc repro download)") from None
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not a valid CSV: {' '.join(str(err).split())}") from None
     if frame.shape[1] != len(columns):
         raise UserError(f"{path}: expected {len(columns)} columns, found {frame.shape[1]}")
+    if frame.empty:
+        raise UserError(f"{path}: no rows" + (" below its header" if header else ""))
+    names = [str(name) for name in frame.columns] if header else list(columns)  # as the file names them
     frame.columns = list(columns)
-    missing = frame.isna().any(axis=1).to_numpy()
+
+    def line(row: int) -> tuple[int, list[str]]:
+        number = row + 1 + int(header)
+        return number, path.read_text(errors="replace").splitlines()[number - 1].split(",")
+
+    def bad(row: int, col: int, why: str) -> UserError:
+        number, fields = line(row)
+        value = fields[col].strip() if col < len(fields) else ""
+        return UserError(f"{path}: line {number}, column {col + 1} ({names[col]}): {value!r} {why}")
+
+    missing = frame.isna().to_numpy()
     if missing.any():
-        line = int(missing.argmax()) + 1 + int(header)
-        raise UserError(f"{path}: line {line}: expected {len(columns)} values")
+        row, col = np.argwhere(missing)[0]
+        number, fields = line(row)
+        if len(fields) != len(columns):
+            raise UserError(f"{path}: line {number}: expected {len(columns)} values, found {len(fields)}")
+        raise bad(row, col, "is empty or not a number (NaN)")
+    for column in numeric:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        finite = np.isfinite(values.to_numpy(np.float64))  # NaN where not a number
+        if not finite.all():
+            row = int((~finite).argmax())
+            raise bad(row, columns.index(column), "is not a finite number")
+        frame[column] = values
     return frame

@@ -15,6 +15,7 @@ from reprolab.tasks.base import TARGET, Task, read_csv
 FILE = "blobs.csv"
 CENTERS = 3
 FEATURES = ("x1", "x2")
+COLUMNS = ("id", *FEATURES, TARGET)
 
 
 class BlobsSource(StrictModel):
@@ -39,7 +40,7 @@ def generate(source: BlobsSource, raw_dir: Path) -> None:
 
 
 def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
-    return {"all": read_csv(raw_dir / FILE, ("id", *FEATURES, TARGET), header=True).set_index("id")}
+    return {"all": read_csv(raw_dir / FILE, COLUMNS, header=True, numeric=COLUMNS).set_index("id")}
 
 
 TASK = Task(

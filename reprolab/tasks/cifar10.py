@@ -2,7 +2,10 @@
 
 The archive is checked against the md5 that torchvision pins (no sha256 is
 published) and extracted safely: links, devices and paths outside the target
-folder are refused.
+folder are refused. The batches are pickles, and a batch may reach the pipeline
+by another way than a verified download (`dvc pull`, an edit in place): they are
+read by an unpickler that admits only what the canonical files hold (dicts,
+lists, strings, bytes, numbers and numpy arrays), so a crafted batch runs nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from numpy._core import multiarray as np_multiarray
 
 from reprolab.files import UserError
 from reprolab.tasks.base import Images, Source, Task
@@ -27,16 +31,40 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """How a pickle written by Python 3 at protocol 2 spells bytes: _codecs.encode(text, "latin1")."""
+    if encoding != "latin1":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with {encoding!r}")
+    return text.encode("latin1")
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Builds plain containers and numpy arrays; any other class or function is refused."""
+
+    ALLOWED = {
+        ("_codecs", "encode"): _latin1_bytes,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("numpy.core.multiarray", "_reconstruct"): np_multiarray._reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): np_multiarray._reconstruct,
+    }
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: a CIFAR-10 batch holds no such object") from None
+
+
 def _batch(path: Path) -> Images:
     try:
         with path.open("rb") as f:
-            # The archive's own format; its checksum was verified before it was extracted.
-            batch = pickle.load(f, encoding="latin1")  # noqa: S301
+            batch = _BatchUnpickler(f, encoding="latin1").load()
         data, labels = np.asarray(batch["data"], dtype=np.uint8), np.asarray(batch["labels"], dtype=np.int64)
     except FileNotFoundError:
         raise UserError(f"{path}: not found (run: dvc repro download)") from None
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
-        raise UserError(f"{path}: not a CIFAR-10 python batch: {err!r}") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise UserError(f"{path}: not a CIFAR-10 python batch: {err}") from None
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(data) != len(labels):
         raise UserError(f"{path}: expected N x 3072 pixels and N labels, found {data.shape} and {labels.shape}")
     if labels.min(initial=0) < 0 or labels.max(initial=0) >= len(CLASSES):

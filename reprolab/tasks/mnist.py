@@ -13,17 +13,17 @@ import numpy as np
 from reprolab.files import UserError
 from reprolab.tasks.base import Images, Source, Task
 
-# torchvision's mirror list; checksums are of the decompressed IDX content.
-MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+# torchvision's mirror (HTTPS); checksums and sizes are of the decompressed IDX content.
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",)
 FILES = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
+    "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
+    "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7_840_016),
+    "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10_008),
 }
 SOURCES = tuple(
-    Source(f"{name}.gz", tuple(f"{mirror}{name}.gz" for mirror in MIRRORS), sha256, unpack="gzip")
-    for name, sha256 in FILES.items()
+    Source(f"{name}.gz", tuple(f"{mirror}{name}.gz" for mirror in MIRRORS), sha256, unpack="gzip", size=size)
+    for name, (sha256, size) in FILES.items()
 )
 MAGIC = {1: 0x00000801, 3: 0x00000803}  # unsigned bytes, 1 or 3 dimensions
 

@@ -51,7 +51,7 @@ CLASSES = ("normal", "attack")
 
 
 def _read_file(path: Path) -> pd.DataFrame:
-    frame = read_csv(path, COLUMNS, header=False)
+    frame = read_csv(path, COLUMNS, header=False, numeric=(*NUMERIC, "difficulty"))
     frame[TARGET] = (frame["attack"] != "normal").astype(np.int64)
     frame.index.name = "id"
     return frame
@@ -72,7 +72,7 @@ def report(
         .groupby("attack", sort=True)["correct"]
         .agg(rows="size", recall="mean")
         .reset_index()
-        .sort_values(["rows", "attack"], ascending=[False, True])
+        .sort_values(["recall", "attack"])  # the worst recognised first
     )
     metrics = {"kddtest21": {"accuracy": float(correct[hard].mean()), "rows": int(hard.sum())}}
     return metrics, {"per_attack": per_attack}
