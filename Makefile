@@ -1,6 +1,10 @@
 # `make repro` runs the pipeline, `make test` the test suite; both build .venv first.
 # `make help` lists every target.
-PYTHON ?= python3.11
+# The first Python >= 3.11 on PATH (3.11 first: the pins are tested there); PYTHON=... overrides.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,python3.11 python3.12 python3.13 python3,\
+  $(shell command -v $(p) >/dev/null 2>&1 && $(p) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $(p))))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -15,6 +19,8 @@ help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 18
 
 $(VENV)/.installed: requirements.txt constraints.txt
+	@$(or $(PYTHON),false) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo \
+	  "error: make: $(if $(PYTHON),$(PYTHON) is not,found no) Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
@@ -28,6 +34,7 @@ test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 bench: $(VENV)/.installed  ## timings of the training loop and the image models, as ratios
 	python -m bench.trainer
 	python -m bench.images
+	python -m bench.predict
 
 report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)

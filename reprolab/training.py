@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
@@ -62,6 +64,18 @@ def predict(out: Tensor, kind: str) -> tuple[Tensor, Tensor]:
     if kind == "multiclass":
         return predicted_class(out, kind), out.softmax(dim=1)
     return out, out
+
+
+def predictions_table(ids: list, out: Tensor, kind: str, classes: list[str]) -> pd.DataFrame:
+    """The predictions as `evaluate` writes them (reports/T/predictions.csv) and `reprolab predict`
+    prints them: id, label by name and each class's probability (regression: the value)."""
+    pred, score = (t.numpy() for t in predict(out, kind))
+    if kind == "regression":
+        return pd.DataFrame({"id": ids, "prediction": pred})
+    probabilities = score if kind == "multiclass" else np.stack([1.0 - score, score], axis=1)
+    columns = {"id": ids, "label": np.asarray(classes)[pred]}
+    columns |= {f"p_{name}": probabilities[:, i] for i, name in enumerate(classes)}
+    return pd.DataFrame(columns)
 
 
 def correct(out: Tensor, y: Tensor, kind: str) -> Tensor:

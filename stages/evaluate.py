@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reprolab import figures, metrics, paths
+from reprolab import figures, metrics, model_card, model_file, paths
 from reprolab.cli import run
-from reprolab.files import atomic_path, load_tensors, read_json, write_json
-from reprolab.models import build, input_key
+from reprolab.files import atomic_path, read_json, write_json
+from reprolab.models import input_key
 from reprolab.params import Params
 from reprolab.splitting import read_split
 from reprolab.tasks.base import SOURCES_FILE, Task
-from reprolab.training import LOSSES, load_split, outputs, predict
+from reprolab.training import LOSSES, load_split, outputs, predict, predictions_table
 
 
 def curves(task: Task) -> dict[str, pd.DataFrame]:
@@ -34,9 +34,7 @@ def curves(task: Task) -> dict[str, pd.DataFrame]:
 
 
 def evaluate(task: Task, params: Params) -> None:
-    checkpoint = load_tensors(paths.model(task.name), f"train@{task.name}")
-    model = build(checkpoint["config"])
-    model.load_state_dict(checkpoint["state_dict"])
+    checkpoint, model = model_file.load(paths.model(task.name), task.name)
     meta = read_json(paths.features(task.name) / "meta.json")
     classes = tuple(meta["classes"])
     loss_fn = LOSSES[task.kind]()
@@ -65,7 +63,8 @@ def evaluate(task: Task, params: Params) -> None:
         plots.mkdir()
         reports.mkdir()
         figures.curves(curves(task), reports / "curves.png", task.name)
-        pd.DataFrame({"id": ids.numpy(), "pred": named(pred)}).to_csv(reports / "predictions.csv", index=False)
+        predictions = predictions_table(ids.numpy().tolist(), out, task.kind, list(classes))
+        predictions.to_csv(reports / "predictions.csv", index=False, float_format="%.9g")
         if task.kind == "regression":
             pd.DataFrame({"actual": y, "predicted": pred}).to_csv(plots / "predicted_vs_actual.csv", index=False)
             figures.predicted_vs_actual(y, pred, reports / "predicted_vs_actual.png", title)
@@ -92,14 +91,21 @@ def evaluate(task: Task, params: Params) -> None:
             for name, table in tables.items():
                 table.to_csv(plots / f"{name}.csv", index=False, float_format="%.6g")
                 figures.recall_bars(table, reports / f"{name}.png", f"{title}: recall per {table.columns[0]}")
-        details = {
+        details = metrics.rounded({
             "model": {"name": checkpoint["config"]["name"], "parameters": sum(p.numel() for p in model.parameters())},
             "metrics": results,
             "sources": read_json(paths.raw(task.name) / SOURCES_FILE),
             "training": read_json(paths.live(task.name) / "metrics.json"),
-        }
-        write_json(reports / "details.json", metrics.rounded(details))
-    write_json(paths.metrics(task.name), metrics.rounded(metrics.headline(task.kind, results, final)))
+            "wall_time": read_json(paths.wall_time(task.name)),
+        })  # fmt: skip
+        headline = metrics.rounded(metrics.headline(task.kind, results, final))
+        write_json(reports / "details.json", details)
+        config = {f"model.{k}": v for k, v in checkpoint["config"].items() if k not in ("normalize", "n_in", "n_out")}
+        settings = config | read_json(paths.train_params(task.name))
+        figures_made = [name for name in model_card.FIGURES if (reports / name).exists()]
+        card = model_card.render(task, details, headline, settings, meta["rows"], figures_made)
+        (reports / "README.md").write_text(card)
+    write_json(paths.metrics(task.name), headline)
 
 
 if __name__ == "__main__":

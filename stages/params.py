@@ -6,6 +6,8 @@ Each task's train stage depends on its file here rather than on the global
 
 from __future__ import annotations
 
+import argparse
+
 from reprolab import params, paths, tasks
 from reprolab.cli import guarded
 from reprolab.files import write_json
@@ -18,4 +20,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(prog="python -m stages.params", description=__doc__).parse_args()
     guarded("params", main)

@@ -11,15 +11,16 @@ import hashlib
 import json
 import os
 import shutil
+import time
 
 import torch
 import torch.distributed as dist
 from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 
-from reprolab import paths
+from reprolab import model_file, paths
 from reprolab.cli import run
-from reprolab.files import atomic_path, load_tensors, read_json, sha256_of
+from reprolab.files import load_tensors, read_json, sha256_of, write_json
 from reprolab.models import build, input_key
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
@@ -88,6 +89,7 @@ def train(task: Task, params: Params) -> None:
 
     live_dir = paths.live(task.name)
     try:
+        started = time.perf_counter()
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
                 model, task.kind, train_split, val_split, cfg, generator,
@@ -97,6 +99,8 @@ def train(task: Task, params: Params) -> None:
                 best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early,
                 device=str(device), torch=torch.__version__, threads=torch.get_num_threads(), processes=cfg.processes,
             )  # fmt: skip
+        # The wall time varies run to run: kept apart from the curves and summary, which do not.
+        write_json(paths.wall_time(task.name), {"train_seconds": round(time.perf_counter() - started, 1)})
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves; the checkpoint stays
         raise
@@ -104,9 +108,7 @@ def train(task: Task, params: Params) -> None:
     if cfg.processes > 1:
         model = model.module
         dist.destroy_process_group()
-    state = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
-    with atomic_path(paths.model(task.name)) as tmp:
-        torch.save({"config": config, "kind": task.kind, "state_dict": state}, tmp)
+    model_file.save(paths.model(task.name), model_file.bundle(task, config, model, meta, features))
     checkpoint.unlink(missing_ok=True)  # finished: nothing to resume
 
 

@@ -72,3 +72,15 @@ def test_make_help_lists_every_target():
         ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert [line.split()[1] for line in shown.stdout.splitlines()] == phony
+
+
+def test_make_names_the_python_it_needs(tmp_path):
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "PYTHON=python2-nope", f"VENV={venv}", f"{venv}/.installed"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0 and not venv.exists()
+    assert result.stderr.splitlines()[0] == (
+        "error: make: python2-nope is not Python 3.11 or newer (set PYTHON=/path/to/python3.11)"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,13 +65,20 @@ def test_each_task_runs_through_every_stage(workdir, name):
         "rmse",
     }
     details = json.loads((paths.reports(name) / "details.json").read_text())
-    assert set(details) == {"model", "metrics", "sources", "training"} and details["model"]["parameters"] > 0
+    assert set(details) == {"model", "metrics", "sources", "training", "wall_time"}
+    assert details["model"]["parameters"] > 0 and details["wall_time"]["train_seconds"] >= 0
+    card = (paths.reports(name) / "README.md").read_text()
+    assert card.startswith(f"# {name}: model card") and "![Loss and accuracy per epoch](curves.png)" in card
+    assert f"`python -m reprolab predict {name} INPUT...`" in card and "| lr |" in card
+    assert all((paths.reports(name) / image).exists() for image in re.findall(r"\]\(([\w.]+\.png)\)", card))
+    if name == "nslkdd":
+        assert "## Known limits" in card and "attack types that KDDTrain+ does not" in card
     assert details["training"]["device"] == "cpu" and "torch" in details["training"]
     if name not in ("advertising",):
         per_class = details["metrics"]["test" if "test" in results else "val"]["per_class"]
         assert {"recall", "precision", "f1", "rows"} <= set(next(iter(per_class.values())))
     checkpoint = torch.load(paths.model(name), weights_only=True)
-    assert set(checkpoint) == {"config", "kind", "state_dict"}
+    assert set(checkpoint) == {"format", "task", "kind", "modality", "classes", "config", "state_dict", "preprocess"}
     curves = pd.read_csv(paths.live(name) / "plots/metrics/val/loss.tsv", sep="\t")
     assert curves["step"].tolist() == [0, 1, 2]
     assert (paths.reports(name) / "curves.png").exists()

@@ -97,6 +97,9 @@ def wiring_gaps(mirror_dir) -> list[str]:
             gaps.append(f"{name}: no block tasks.{name} in params.yaml")
         if modality.get(name) != task.modality:
             gaps.append(f"{name}: dvc.yaml's task_modality needs '{name}: {task.modality}'")
+        artifact = pipeline.get("artifacts", {}).get(f"{name}-model", {})
+        if artifact.get("path") != f"models/{name}.pt" or artifact.get("type") != "model":
+            gaps.append(f"{name}: no artifact {name}-model (path models/{name}.pt, type model) in dvc.yaml")
         curves = {f"{name}-loss"} | ({f"{name}-accuracy"} if task.kind != "regression" else set())
         gaps += [f"{name}: no plot {plot!r} in dvc.yaml" for plot in sorted(curves - plots)]
         gaps += [

@@ -68,6 +68,13 @@ class TabularEncoder:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> TabularEncoder:
+        """The encoder as `to_dict` gave it (after a round trip through JSON or a model file)."""
+        categories = {column: tuple(values) for column, values in saved["categories"].items()}
+        fields = {key: tuple(saved[key]) for key in ("numeric", "categorical", "mean", "scale")}
+        return cls(**fields, categories=categories)
+
 
 def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:
     """({split: arrays}, meta) for a table task."""

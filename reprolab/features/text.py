@@ -114,11 +114,19 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
     for split, frame in rows.items():
         means, tokens, stats[split] = encode(sentences[split], vectors)
         arrays[split] = {"x": means, "tokens": tokens, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
+    standardize = None
     if config.standardize:  # the mean vectors, with the training split's statistics
-        mean, std = arrays["train"]["x"].mean(axis=0), arrays["train"]["x"].std(axis=0)
+        mean, std = arrays["train"]["x"].mean(axis=0), divisor(arrays["train"]["x"].std(axis=0))
         for a in arrays.values():
-            a["x"] = ((a["x"] - mean) / divisor(std)).astype(np.float32)
+            a["x"] = ((a["x"] - mean) / std).astype(np.float32)
+        standardize = {"mean": mean.tolist(), "std": std.tolist()}
     (out / "vocab.txt").write_text("".join(f"{word}\n" for word in vectors.words))
     torch.save(torch.from_numpy(vectors.vectors), out / "vectors.pt")
-    meta = {"n_features": vectors.vectors.shape[1], "vocab_size": len(vectors.words), "split_metrics": stats}
+    meta = {
+        "n_features": vectors.vectors.shape[1],
+        "vocab_size": len(vectors.words),
+        "lowercase": config.lowercase,
+        "standardize": standardize,
+        "split_metrics": stats,
+    }
     return arrays, meta

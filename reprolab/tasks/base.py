@@ -84,6 +84,8 @@ class Task:
     predefined_test: bool = False  # `read` returns {"train", "test"} rather than {"all"}
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image tasks
     text: str | None = None  # the column holding the text, for text tasks
+    headerless: tuple[str, ...] = ()  # the columns of a raw file without a header, in order
+    limits: tuple[str, ...] = ()  # what a reader of the results should know, for the model card
 
     @property
     def is_image(self) -> bool:
@@ -121,6 +123,15 @@ def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tup
         raise UserError(f"{path}: no rows" + (" below its header" if header else ""))
     names = [str(name) for name in frame.columns] if header else list(columns)  # as the file names them
     frame.columns = list(columns)
+    return check_values(frame, path, header, names, numeric)
+
+
+def check_values(
+    frame: pd.DataFrame, path: Path, header: bool, names: list[str], numeric: tuple[str, ...]
+) -> pd.DataFrame:
+    """No empty value anywhere, a finite number in each `numeric` column (converted in place);
+    else one line naming the file's line and column. Row i is the file's line i + 1 (+ header)."""
+    columns = list(frame.columns)
 
     def line(row: int) -> tuple[int, list[str]]:
         number = row + 1 + int(header)

@@ -89,4 +89,11 @@ TASK = Task(
     sources=(TRAIN, TEST),
     report=report,
     predefined_test=True,
+    headerless=COLUMNS,
+    limits=(
+        "KDDTest+ holds attack types that KDDTrain+ does not (mailbomb, apache2, processtable, snmpguess, ...): "
+        "the per-attack recall shows how far the model generalises to them.",
+        "KDDTest-21 is the harder part of the test set: rows that fewer than all 21 learners of the dataset's "
+        "authors classified correctly.",
+    ),
 )

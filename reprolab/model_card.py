@@ -1,0 +1,71 @@
+"""The model card, reports/T/README.md: what a trained model is, what it learnt from, how it
+was trained and how good it is, written by the evaluate stage from what the pipeline recorded."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from reprolab.tasks.base import Task
+
+FIGURES = {
+    "curves.png": "Loss and accuracy per epoch",
+    "confusion.png": "Confusion matrix",
+    "roc.png": "ROC curve",
+    "per_attack.png": "Recall per attack, worst first",
+    "predicted_vs_actual.png": "Predicted against actual",
+    "weights.png": "The weights of each class, as images",
+    "misclassified.png": "Misclassified test images",
+}
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict, figures: list[str]) -> str:
+    module = sys.modules.get(f"reprolab.tasks.{task.name}")
+    about = (module.__doc__ or "").strip() if module else task.name
+    model = details["model"]
+    lines = [f"# {task.name}: model card", "", about, ""]
+    lines += ["## Data", "", "| file | from | sha256 | vouched for by |", "|---|---|---|---|"]
+    lines += [
+        f"| {name} | {s['origin']} | `{s['sha256']}` | {s['vouched_by']} |" for name, s in details["sources"].items()
+    ] or ["| (generated) | | | |"]
+    lines += ["", "Rows per split: " + ", ".join(f"{split} {n:,}" for split, n in rows.items()) + ".", ""]
+    lines += ["## Model", "", f"`{model['name']}`, {model['parameters']:,} parameters, {task.kind} "]
+    lines[-1] += f"({', '.join(task.classes) if task.classes else 'one value'}). Applied with "
+    lines[-1] += f"`python -m reprolab predict {task.name} INPUT...` from `models/{task.name}.pt` alone."
+    lines += ["", "Training settings used:", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in settings.items()]
+    lines += ["", "## Results", "", "| split | metric | value |", "|---|---|---|"]
+    lines += [
+        f"| {split} | {key} | {_number(value)} |" for split, values in headline.items() for key, value in values.items()
+    ]
+    lines += [
+        "",
+        "Every figure of every split (per-class recall, precision and F1 among them) is in `details.json`.",
+        "",
+    ]
+    lines += ["## Figures", ""] + [f"![{FIGURES.get(name, name)}]({name})" for name in figures] + [""]
+    training = details["training"]
+    lines += ["## Environment", ""]
+    lines += [
+        f"Trained on {training.get('device')} with torch {training.get('torch')}, {training.get('threads')} thread(s), "
+    ]
+    lines[-1] += (
+        f"{training.get('processes')} process(es): {training.get('epochs')} epochs (best {training.get('best_epoch')}"
+    )
+    lines[-1] += (
+        f"{', stopped early' if training.get('stopped_early') else ''}) in {details['wall_time']['train_seconds']} s."
+    )
+    limits = list(task.limits)
+    if any(
+        s["vouched_by"] not in ("pin",) and not s["vouched_by"].startswith("none") for s in details["sources"].values()
+    ):
+        limits.append(
+            "This data was accepted on a mirror's SHA256SUMS, not on the published checksum: a re-packed copy."
+        )
+    if limits:
+        lines += ["", "## Known limits", ""] + [f"- {limit}" for limit in limits]
+    return "\n".join(lines) + "\n"

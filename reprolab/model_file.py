@@ -1,0 +1,57 @@
+"""The model file, models/T.pt: the weights and everything prediction needs (the task's kind
+and class names, the table encoder, the vocabulary and word vectors, the image shape), as
+tensors and plain types that `torch.load(..., weights_only=True)` reads. Nothing in data/ is
+needed to use it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reprolab.files import UserError, atomic_path, load_tensors
+from reprolab.models import build
+from reprolab.tasks.base import Task
+
+FORMAT = 2  # 1: {"config", "kind", "state_dict"}, preprocessing left in data/features/
+
+
+def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Path) -> dict[str, Any]:
+    """What the train stage saves: `meta` is the featurize stage's meta.json, `features` its folder."""
+    preprocess: dict[str, Any] = {}
+    if task.modality == "table":
+        preprocess["encoder"] = meta["encoder"]
+    elif task.modality == "text":
+        words = (features / "vocab.txt").read_text().splitlines()
+        vectors = load_tensors(features / "vectors.pt", f"featurize@{task.name}")
+        preprocess |= {"lowercase": meta["lowercase"], "vocab": words, "vectors": vectors}
+        preprocess["standardize"] = meta.get("standardize")
+    else:
+        preprocess["image_shape"] = list(task.image_shape)
+    return {
+        "format": FORMAT,
+        "task": task.name,
+        "kind": task.kind,
+        "modality": task.modality,
+        "classes": list(task.classes),
+        "config": config,
+        "state_dict": {name: tensor.cpu() for name, tensor in model.state_dict().items()},
+        "preprocess": preprocess,
+    }
+
+
+def load(path: Path, task: str) -> tuple[dict[str, Any], nn.Module]:
+    """The saved bundle and its model, ready to predict (eval mode)."""
+    saved = load_tensors(path, f"train@{task}")
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        raise UserError(f"{path}: a model file of an older layout; run: dvc repro --force train@{task}")
+    model = build(saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    return saved, model.eval()
+
+
+def save(path: Path, saved: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(saved, tmp)
