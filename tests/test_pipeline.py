@@ -97,7 +97,7 @@ def metric_files(repo: Path) -> dict[str, bytes]:
     return {str(path.relative_to(repo)): path.read_bytes() for path in files}
 
 
-def test_repro_runs_every_stage_then_nothing(repo, environment):
+def test_repro_runs_every_stage_then_nothing(repo, environment, mirror_dir):
     first = sh(repo, "dvc", "repro")
     assert ran(first) == ALL_STAGES
     fetched = {s.filename for task in TASKS.values() for s in task.sources}
@@ -124,7 +124,14 @@ def test_repro_runs_every_stage_then_nothing(repo, environment):
         assert {s.filename for s in task.sources} == set(details[name]["sources"])
         assert all(s["origin"].startswith("http://127.0.0.1:") for s in details[name]["sources"].values())
     predictions = (repo / "reports/nslkdd/predictions.csv").read_text().splitlines()
-    assert predictions[0] == "id,pred" and {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
+    assert predictions[0] == "id,label,p_normal,p_attack"
+    assert {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
+    for name in TASKS:
+        assert (repo / f"reports/{name}/README.md").read_text().startswith(f"# {name}: model card")
+    predicted = sh(repo, sys.executable, "-m", "reprolab", "predict", "nslkdd", str(mirror_dir / "KDDTest+.txt"))
+    assert [line.split(",")[1] for line in predicted.stdout.splitlines()[1:]] == [
+        line.split(",")[1] for line in predictions[1:]
+    ]  # the model file alone, applied to the raw test file, gives what evaluate gave
     for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
         assert (repo / f"reports/{figure}.png").stat().st_size > 1000
     assert set(details["cifar10"]["metrics"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
