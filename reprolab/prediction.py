@@ -25,7 +25,7 @@ from reprolab.features.table import TabularEncoder
 from reprolab.features.text import Vectors, encode, tokenize
 from reprolab.files import UserError
 from reprolab.tasks import get
-from reprolab.tasks.base import check_values
+from reprolab.tasks.base import check_values, load_csv
 from reprolab.training import outputs, predictions_table
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def _read_csv(path: Path, header: bool) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, header=0 if header else None, skipinitialspace=True, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found") from None
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not a readable CSV: {' '.join(str(err).split())}") from None
+    return load_csv(path, header, dtype=str, keep_default_na=False)  # values checked as the pipeline checks them
 
 
 def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> pd.DataFrame:
@@ -64,8 +57,7 @@ def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> p
     if rows.empty:
         raise UserError(f"{path}: no rows")
     rows = rows.replace("", np.nan)
-    names = list(rows.columns)
-    return check_values(rows.copy(), path, header, names, tuple(encoder.numeric))
+    return check_values(rows, path, header, list(rows.columns), tuple(encoder.numeric))
 
 
 def read_tables(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from reprolab import paths, prediction
+from reprolab.files import UserError
 from reprolab.tasks import NAMES
 from stages.download import download
 from stages.evaluate import evaluate
@@ -64,6 +65,20 @@ def test_predict_gives_what_evaluate_gave(workdir, mirror_dir, tmp_path, name):
         truth = pd.read_csv(mirror_dir / "KDDTest+.txt", header=None)[41] != "normal"
         accuracy = float(((got["label"] == "attack") == truth).mean())
         assert round(accuracy, 6) == json.loads(paths.metrics(name).read_text())["test"]["accuracy"]
+
+
+def test_kdd_lines_without_their_label_columns(workdir, mirror_dir, tmp_path):
+    run_stages("nslkdd", download, split, featurize, train)
+    lines = (mirror_dir / "KDDTest+.txt").read_text().splitlines()[:20]
+    (tmp_path / "with.txt").write_text("".join(f"{line}\n" for line in lines))
+    (tmp_path / "without.txt").write_text("".join(line.rsplit(",", 2)[0] + "\n" for line in lines))
+    with_labels = prediction.run("nslkdd", [tmp_path / "with.txt"], tmp_path / "a.csv", paths.model("nslkdd"))
+    without = prediction.run("nslkdd", [tmp_path / "without.txt"], tmp_path / "b.csv", paths.model("nslkdd"))
+    assert with_labels.equals(without) and len(without) == 20
+    (tmp_path / "short.txt").write_text(lines[0].rsplit(",", 5)[0] + "\n")
+    with pytest.raises(UserError, match=r"short.txt: expected 41 or 43 comma-separated values a line, found 38"):
+        prediction.run("nslkdd", [tmp_path / "short.txt"], tmp_path / "c.csv", paths.model("nslkdd"))
+    assert not (tmp_path / "c.csv").exists()
 
 
 def cli(workdir, *args: str) -> subprocess.CompletedProcess:

@@ -105,18 +105,23 @@ class Task:
         return len(self.classes) if self.kind == "multiclass" else 1
 
 
-def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV that must have exactly `columns`, with a finite number in each `numeric` one.
-
-    A bad file ends in one line naming the file and, for a bad value, its line and column."""
+def load_csv(path: Path, header: bool, not_found: str = "not found", **options: Any) -> pd.DataFrame:
+    """pandas.read_csv, with a missing, empty or unparsable file as one line naming it."""
     try:
-        frame = pd.read_csv(path, header=0 if header else None, skipinitialspace=True)
+        return pd.read_csv(path, header=0 if header else None, skipinitialspace=True, **options)
     except FileNotFoundError:
-        raise UserError(f"{path}: not found (run: dvc repro download)") from None
+        raise UserError(f"{path}: {not_found}") from None
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: not a valid CSV: {' '.join(str(err).split())}") from None
+
+
+def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV that must have exactly `columns`, with a finite number in each `numeric` one.
+
+    A bad file ends in one line naming the file and, for a bad value, its line and column."""
+    frame = load_csv(path, header, "not found (run: dvc repro download)")
     if frame.shape[1] != len(columns):
         raise UserError(f"{path}: expected {len(columns)} columns, found {frame.shape[1]}")
     if frame.empty:
