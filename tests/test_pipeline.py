@@ -132,6 +132,7 @@ def test_repro_runs_every_stage_then_nothing(repo, environment, mirror_dir):
     assert [line.split(",")[1] for line in predicted.stdout.splitlines()[1:]] == [
         line.split(",")[1] for line in predictions[1:]
     ]  # the model file alone, applied to the raw test file, gives what evaluate gave
+    assert re.search(r"KDDTest\+\.txt: \d+ with a service never seen in training: encoded as unknown", predicted.stderr)
     for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
         assert (repo / f"reports/{figure}.png").stat().st_size > 1000
     assert set(details["cifar10"]["metrics"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
