@@ -22,6 +22,7 @@ from stages.featurize import featurize
 from stages.split import split
 from stages.train import train
 from tests.conftest import ROOT, run_stages
+from tests.test_predict import check_predict_gives_what_evaluate_gave
 
 
 def test_featurize_fits_on_training_rows_only(workdir):
@@ -47,7 +48,7 @@ def test_features_can_be_dropped_by_params(workdir):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_each_task_runs_through_every_stage(workdir, name):
+def test_each_task_runs_through_every_stage_and_its_model_predicts(workdir, mirror_dir, tmp_path, name):
     run_stages(name, download, split, featurize, train, evaluate)
     results = json.loads(paths.metrics(name).read_text())
     assert set(results) >= {"train", "val"}
@@ -82,6 +83,7 @@ def test_each_task_runs_through_every_stage(workdir, name):
     curves = pd.read_csv(paths.live(name) / "plots/metrics/val/loss.tsv", sep="\t")
     assert curves["step"].tolist() == [0, 1, 2]
     assert (paths.reports(name) / "curves.png").exists()
+    check_predict_gives_what_evaluate_gave(workdir, mirror_dir, tmp_path, name)  # the model file alone
 
 
 def test_bad_params_stop_a_stage_with_one_line_and_no_output(workdir):
