@@ -1,0 +1,91 @@
+"""What the end-to-end tests share: a copy of the project in a fresh git repository, the
+environment its dvc commands run in (this interpreter's dvc and python, downloads from a
+local HTTP server), and helpers. Two test modules use it, each with a repository of its
+own, so that pytest-xdist can run them side by side."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reprolab.tasks import every
+from tests.conftest import ROOT, FileServer, fixture_pins
+
+OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
+TASKS = every()
+ALL_STAGES = {"params"} | {f"{s}@{t}" for s in ("download", "split", "featurize", "train", "evaluate") for t in TASKS}
+
+
+def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=os.environ | {"CI": "true"})
+    if ok and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def ran(result: subprocess.CompletedProcess) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", result.stdout))
+
+
+def make_repo(repo: Path, mirror_dir: Path) -> Path:
+    """A copy of the project's source (no outputs) in a fresh git repository, with the
+    task modules' pinned checksums replaced by those of the fixture files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in listed:
+        if not name.startswith(OUTPUTS) and (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    for task in TASKS.values():
+        module = repo / "reprolab" / "tasks" / f"{task.name}.py"
+        text = module.read_text()
+        for source in task.sources:
+            for kind, pin in fixture_pins(mirror_dir, source).items():
+                if pin is not None:
+                    text = text.replace(getattr(source, kind), pin)
+        module.write_text(text)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for block in params["tasks"].values():  # the fixtures are small; so are the runs
+        block["train"]["epochs"] = min(block["train"].get("epochs", params["train"]["epochs"]), 3)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "config", "user.email", "ci@example.com")
+    sh(repo, "git", "config", "user.name", "CI")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "source")
+    return repo
+
+
+@contextmanager
+def environment(mirror_dir: Path, import_log: Path | None = None) -> Iterator[FileServer]:
+    """dvc and python from this interpreter's environment; downloads from a local server;
+    with import_log, each stage process lists the project files it loaded there."""
+    saved = dict(os.environ)
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    if import_log is not None:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests/importlog"), os.environ.get("PYTHONPATH", "")])
+        os.environ["REPROLAB_IMPORT_LOG"] = str(import_log)
+    try:
+        with FileServer(mirror_dir) as server:
+            os.environ["REPROLAB_MIRROR"] = server.url
+            yield server
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def metric_files(repo: Path) -> dict[str, bytes]:
+    files = [*repo.glob("metrics/*.json"), *repo.glob("dvclive/*/metrics.json"), *repo.glob("dvclive/**/*.tsv")]
+    files += [*repo.glob("plots/*/*.csv")]
+    return {str(path.relative_to(repo)): path.read_bytes() for path in files}

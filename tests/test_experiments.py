@@ -1,0 +1,142 @@
+"""End to end, the experiments: `dvc exp run -S`, a queued sweep and `make compare`, remote
+storage, and a typo refused, on the real dvc.yaml in a temporary git repository whose
+pipeline has run once (the pipeline itself: test_pipeline.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.pipeline_repo import TASKS, environment, make_repo, ran, sh
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, mirror_dir) -> Path:
+    """The project, its pipeline run and committed."""
+    with environment(mirror_dir):
+        built = make_repo(tmp_path_factory.mktemp("repo"), mirror_dir)
+        sh(built, "dvc", "repro")
+        sh(built, "git", "add", "-A")
+        sh(built, "git", "commit", "-qm", "baseline")
+    return built
+
+
+@pytest.fixture(autouse=True)
+def served(mirror_dir):
+    with environment(mirror_dir) as server:
+        yield server
+
+
+def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.01")
+    unpinned = {name for name in TASKS if "lr" not in _task_train(repo, name)}
+    assert unpinned == {"advertising"}
+    assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate") for t in unpinned}
+
+    diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
+    assert set(diff) == {"metrics/advertising.json"}
+    assert "test.r2" in diff["metrics/advertising.json"]
+
+    experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    runs = [exp for baseline in experiments for exp in baseline.get("experiments") or []]
+    assert runs, "no experiment recorded"
+    run = runs[0]["revs"][0]["data"]
+    assert run["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    assert "test" in run["metrics"]["metrics/advertising.json"]["data"]
+
+
+def _task_train(repo: Path, name: str) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())["tasks"][name]["train"]
+
+
+def _queue_idle(repo: Path) -> bool:
+    status = sh(repo, "dvc", "queue", "status").stdout
+    return not re.search(r"\b(Queued|Running)\b", status)
+
+
+def test_queued_experiments_run_two_at_a_time(repo):
+    def workspace() -> tuple[str, str]:  # the last experiment above is applied: compare with that
+        return sh(repo, "git", "status", "--porcelain").stdout, sh(repo, "git", "diff").stdout
+
+    before = workspace()
+    rates = (0.002, 0.02, 0.2)
+    for lr in rates:
+        sh(repo, "dvc", "exp", "run", "--queue", "-n", f"lr-{lr}", "-S", f"train.lr={lr}")
+    sh(repo, "dvc", "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 600
+    while not _queue_idle(repo):
+        assert time.monotonic() < deadline, sh(repo, "dvc", "queue", "status").stdout
+        time.sleep(3)
+    experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    runs = {
+        exp["name"]: exp["revs"][0]["data"]
+        for baseline in experiments
+        for exp in baseline.get("experiments") or []
+        if (exp.get("name") or "").startswith("lr-")
+    }
+    assert set(runs) == {f"lr-{lr}" for lr in rates}, sh(repo, "dvc", "queue", "status").stdout
+    losses = set()
+    for lr in rates:
+        data = runs[f"lr-{lr}"]
+        assert data["params"]["params.yaml"]["data"]["train"]["lr"] == lr
+        losses.add(data["metrics"]["metrics/advertising.json"]["data"]["test"]["rmse"])
+    assert len(losses) == len(rates)  # each run has metrics of its own
+    assert workspace() == before
+
+    table = sh(repo, "make", "--no-print-directory", "compare").stdout  # the README's command
+    header = next(line for line in table.splitlines() if line.startswith("|"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert len(columns) <= 60 and max(len(line) for line in table.splitlines()) <= 200, table
+    assert "train.lr" in columns and "test.r2" in columns and all(f"lr-{lr}" in table for lr in rates), table
+
+
+def test_a_task_override_reruns_only_that_task(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
+    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
+
+
+def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, monkeypatch):
+    """Through an S3-compatible server (moto) on 127.0.0.1, as a team's remote would be."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            monkeypatch.setenv(key, value)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="reprolab")
+        sh(repo, "dvc", "remote", "add", "-d", "team", "s3://reprolab/cache")
+        sh(repo, "dvc", "remote", "modify", "team", "endpointurl", endpoint)
+        sh(repo, "git", "commit", "-qam", "team remote")
+        pushed = sh(repo, "dvc", "push")
+        assert re.search(r"\d+ files? pushed", pushed.stdout), pushed.stdout
+
+        clone = tmp_path / "clone"
+        sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+        pulled = sh(clone, "dvc", "pull")
+        assert (clone / "models/nslkdd.pt").exists(), pulled.stdout
+        again = sh(clone, "dvc", "repro")
+        assert ran(again) == set() and "Data and pipelines are up to date." in again.stdout
+    finally:
+        server.stop()
+
+
+def test_an_unknown_key_stops_the_run(repo):
+    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
+    assert result.returncode != 0
+    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
