@@ -24,8 +24,7 @@ def _number(value: Any) -> str:
 
 
 def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict, figures: list[str]) -> str:
-    module = sys.modules.get(f"reprolab.tasks.{task.name}")
-    about = (module.__doc__ or "").strip() if module else task.name
+    about = (sys.modules[task.read.__module__].__doc__ or "").strip()  # the task module's docstring
     model = details["model"]
     lines = [f"# {task.name}: model card", "", about, ""]
     lines += ["## Data", "", "| file | from | sha256 | vouched for by |", "|---|---|---|---|"]
@@ -33,9 +32,13 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
         f"| {name} | {s['origin']} | `{s['sha256']}` | {s['vouched_by']} |" for name, s in details["sources"].items()
     ] or ["| (generated) | | | |"]
     lines += ["", "Rows per split: " + ", ".join(f"{split} {n:,}" for split, n in rows.items()) + ".", ""]
-    lines += ["## Model", "", f"`{model['name']}`, {model['parameters']:,} parameters, {task.kind} "]
-    lines[-1] += f"({', '.join(task.classes) if task.classes else 'one value'}). Applied with "
-    lines[-1] += f"`python -m reprolab predict {task.name} INPUT...` from `models/{task.name}.pt` alone."
+    classes = ", ".join(task.classes) if task.classes else "one value"
+    use = f"`python -m reprolab predict {task.name} INPUT...` from `models/{task.name}.pt` alone"
+    lines += [
+        "## Model",
+        "",
+        f"`{model['name']}`, {model['parameters']:,} parameters, {task.kind} ({classes}). Applied with {use}.",
+    ]
     lines += ["", "Training settings used:", "", "| setting | value |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in settings.items()]
     lines += ["", "## Results", "", "| split | metric | value |", "|---|---|---|"]
@@ -48,16 +51,13 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
         "",
     ]
     lines += ["## Figures", ""] + [f"![{FIGURES.get(name, name)}]({name})" for name in figures] + [""]
-    training = details["training"]
+    run = details["training"]
+    stopped = ", stopped early" if run["stopped_early"] else ""
     lines += ["## Environment", ""]
-    lines += [
-        f"Trained on {training.get('device')} with torch {training.get('torch')}, {training.get('threads')} thread(s), "
-    ]
-    lines[-1] += (
-        f"{training.get('processes')} process(es): {training.get('epochs')} epochs (best {training.get('best_epoch')}"
-    )
-    lines[-1] += (
-        f"{', stopped early' if training.get('stopped_early') else ''}) in {details['wall_time']['train_seconds']} s."
+    lines.append(
+        f"Trained on {run['device']} with torch {run['torch']}, {run['threads']} thread(s), {run['processes']} "
+        f"process(es): {run['epochs']} epochs (best {run['best_epoch']}{stopped}) in "
+        f"{details['wall_time']['train_seconds']} s."
     )
     limits = list(task.limits)
     if any(
