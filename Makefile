@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help repro test bench report compare results lint clean
+.PHONY: help repro test bench report compare results seeds search lint clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -35,12 +35,21 @@ bench: $(VENV)/.installed  ## timings of the training loop and the image models,
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
+	python -m bench.peak
 
 report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)
 
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
+
+seeds: $(VENV)/.installed  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json
+	python -m reprolab.seeds
+	python -m reprolab.results
+
+search: $(VENV)/.installed  ## the Optuna study of search.yaml for TASK=... (queued experiments) -> reports/search/
+	python -m reprolab.search $(TASK)
+	python -m reprolab.results
 
 results: $(VENV)/.installed  ## rewrite the README's results table from the committed metrics/
 	python -m reprolab.results

@@ -28,6 +28,7 @@ def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Pat
         vectors = load_tensors(features / "vectors.pt", f"featurize@{task.name}")
         preprocess |= {"lowercase": meta["lowercase"], "vocab": words, "vectors": vectors}
         preprocess["standardize"] = meta.get("standardize")
+        preprocess["hashing"] = meta["hashing"]
     else:
         preprocess["image_shape"] = list(task.image_shape)
     return {

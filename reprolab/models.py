@@ -87,6 +87,26 @@ def bag(n_in: int, n_out: int, *, vocab_size: int, hidden: list[int], activation
     return Bag(n_in, n_out, vocab_size=vocab_size, hidden=hidden, activation=activation, dropout=dropout)
 
 
+class FastText(nn.Module):
+    """fastText's classifier (Joulin et al., 2017): the mean of a text's hashed word and
+    character n-gram embeddings, then one linear layer. Input: n-gram ids padded with `buckets`."""
+
+    def __init__(self, n_out: int, *, buckets: int, dim: int, dropout: float):
+        super().__init__()
+        self.embedding = nn.EmbeddingBag(buckets + 1, dim, mode="mean", padding_idx=buckets)
+        nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
+        with torch.no_grad():
+            self.embedding.weight[buckets].zero_()
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, n_out))
+
+    def forward(self, ngrams: Tensor) -> Tensor:
+        return self.head(self.embedding(ngrams))
+
+
+def fasttext(n_in: int, n_out: int, *, buckets: int, dim: int, dropout: float, **_: Any) -> nn.Module:
+    return FastText(n_out, buckets=buckets, dim=dim, dropout=dropout)
+
+
 def cnn(
     n_in: list[int],
     n_out: int,
@@ -131,8 +151,9 @@ IMAGE_ONLY = {name for name, needs in MODEL_INPUTS.items() if needs == "image"}
 
 
 def input_key(config: dict[str, Any]) -> str:
-    """Which tensor of a features file the model reads: token ids for `bag`, else x."""
-    return "tokens" if config["name"] == "bag" else "x"
+    """Which tensor of a features file the model reads: token ids for `bag`, hashed n-gram ids
+    for `fasttext`, else x."""
+    return {"bag": "tokens", "fasttext": "ngrams"}.get(config["name"], "x")
 
 
 def build(config: dict[str, Any]) -> nn.Module:

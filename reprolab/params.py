@@ -33,15 +33,19 @@ class TrainParams(StrictModel):
     epochs: Annotated[int, Field(ge=1)]
     batch_size: Annotated[int, Field(ge=0, description="0 means the whole training split")]
     lr: Annotated[float, Field(gt=0.0)]
-    optimizer: Literal["sgd", "momentum", "adagrad", "rmsprop", "adam"]
+    optimizer: Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     momentum: Fraction
     weight_decay: Annotated[float, Field(ge=0.0)]
-    scheduler: Literal["none", "cosine", "step"]
+    scheduler: Literal["none", "cosine", "step", "onecycle"]
     step_size: Annotated[int, Field(ge=1, description="epochs between decays (step scheduler)")]
     gamma: Annotated[float, Field(gt=0.0, le=1.0, description="decay factor (step scheduler)")]
+    warmup: Fraction = Field(0.25, description="onecycle: the share of the steps spent rising to lr")
+    label_smoothing: Fraction = Field(0.0, description="multiclass: the target's share spread over every class")
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
     threads: Annotated[int, Field(ge=0, le=1024, description="CPU threads for torch; 0 is torch's default")]
-    augment: bool = Field(description="images: random crop (padding 4) and horizontal flip")
+    augment: bool = Field(description="images: a random crop of the padded image, and a horizontal flip")
+    crop_padding: Annotated[int, Field(ge=0, le=16, description="augment: pixels of zero padding to crop from")] = 4
+    flip: bool = Field(True, description="augment: flip half the images left to right (not for digits)")
     processes: Annotated[int, Field(ge=1, le=1024, description="data-parallel processes (torchrun, DDP)")] = 1
 
 
@@ -74,11 +78,12 @@ class SplitParams(StrictModel):
 class FeatureParams(StrictModel):
     standardize: bool = True
     drop: list[str] = Field(default_factory=list, description="feature columns left out")
+    log: list[str] = Field(default_factory=list, description="tables: numeric columns x read as sign(x) log(1 + |x|)")
 
 
 # Every model, by name, with the data it needs (None: any); reprolab/models.py builds them.
 MODEL_INPUTS: dict[str, str | None] = {
-    "linear": None, "mlp": None, "cnn": "image", "resnet18": "image", "slp": "text", "bag": "text",
+    "linear": None, "mlp": None, "cnn": "image", "resnet18": "image", "slp": "text", "bag": "text", "fasttext": "text",
 }  # fmt: skip
 
 
@@ -91,6 +96,7 @@ class ModelParams(StrictModel):
     # cnn only: a block per entry of `channels`, each of `convs_per_block` 3x3 convolutions
     channels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     convs_per_block: Annotated[int, Field(ge=1)] = 1
+    dim: Annotated[int, Field(ge=1, description="fasttext: the width of the n-gram embeddings")] = 64
 
 
 class NoSource(StrictModel):
@@ -162,6 +168,8 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
             )
         if model.name == "cnn" and not model.channels:
             raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
+        if task.kind != "multiclass" and params.train_for(name).label_smoothing:
+            raise UserError(f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only")
         if task.modality != "image" and params.train_for(name).augment:
             raise UserError(f"{source}: tasks.{name}.train.augment: augmentation is for images only")
     return params

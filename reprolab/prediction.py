@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from reprolab.features.table import TabularEncoder
-from reprolab.features.text import Vectors, encode, tokenize
+from reprolab.features.text import Hashing, Vectors, encode, tokenize
 from reprolab.files import UserError
 from reprolab.tasks import get
 from reprolab.tasks.base import check_values, load_csv
@@ -42,12 +42,13 @@ def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> p
     if set(features) <= set(frame.columns):
         rows, header = frame[features], True
     else:
-        layout = get(saved["task"]).headerless
+        task = get(saved["task"])
+        layout = task.headerless
         if not layout:
             missing = sorted(set(features) - set(frame.columns))
             raise UserError(f"{path}: the header lacks column(s) {', '.join(missing)}")
         frame = _read_csv(path, header=False)
-        leading = next((i for i, c in enumerate(layout) if c not in features), len(layout))
+        leading = next((i for i, c in enumerate(layout) if c not in task.features), len(layout))
         if frame.shape[1] not in (leading, len(layout)):
             raise UserError(
                 f"{path}: expected {leading} or {len(layout)} comma-separated values a line, found {frame.shape[1]}"
@@ -130,8 +131,12 @@ def read_texts(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
             raise UserError(f"{path}: empty")
         titles += lines
         ids += [f"{path.name}:{i}" if len(paths) > 1 else i for i in range(1, len(lines) + 1)]
+    sentences = [tokenize(t, pre["lowercase"]) for t in titles]
+    if saved["config"]["name"] == "fasttext":
+        hashing = pre["hashing"]
+        return ids, torch.from_numpy(Hashing(hashing["ngrams"], tuple(hashing["chars"]), hashing["buckets"]).encode(sentences))
     vectors = Vectors(list(pre["vocab"]), pre["vectors"].numpy())
-    means, tokens, _ = encode([tokenize(t, pre["lowercase"]) for t in titles], vectors)
+    means, tokens, _ = encode(sentences, vectors)
     if saved["config"]["name"] == "bag":
         return ids, torch.from_numpy(tokens)
     if pre["standardize"] is not None:

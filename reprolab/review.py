@@ -7,6 +7,11 @@ that changed, every metric's old and new value, and the loss/accuracy curves of
 both revisions rendered to PNG (vl-convert, no browser). Writes OUT/report.md and
 OUT/*.png, prints the report, and exits 1 when a metric regressed by more than
 gate.yaml allows, naming each one.
+
+A metric may get worse by its rule's `tolerance`, or by gate.yaml's `noise` times its
+standard deviation across seeds, whichever is larger: the spread that `make seeds`
+measured and committed in the base revision's reports/seeds.json. So a change that
+moves a metric no more than another seed would is not a regression.
 """
 
 from __future__ import annotations
@@ -45,14 +50,37 @@ def _run(*args: str) -> str:
     return result.stdout
 
 
-def load_rules(path: Path) -> list[Rule]:
+SEEDS_FILE = "reports/seeds.json"
+
+
+def load_gate(path: Path) -> tuple[list[Rule], float]:
+    """The rules, and `noise`: how many standard deviations across seeds a drop may be."""
     try:
         data = yaml.safe_load(path.read_text())
-        return [Rule(r["match"], bool(r["higher_is_better"]), float(r["tolerance"])) for r in data["rules"]]
+        rules = [Rule(r["match"], bool(r["higher_is_better"]), float(r["tolerance"])) for r in data["rules"]]
+        noise = float(data.get("noise", 0.0))
     except FileNotFoundError:
         raise UserError(f"{path}: not found") from None
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise UserError(f"{path}: each rule needs match, higher_is_better and tolerance ({err})") from None
+    if noise < 0:
+        raise UserError(f"{path}: noise: must be 0 or more (got {noise})")
+    return rules, noise
+
+
+def load_rules(path: Path) -> list[Rule]:
+    return load_gate(path)[0]
+
+
+def seed_spread(seeds: dict) -> dict[str, float]:
+    """{"path:key": std} from a reports/seeds.json."""
+    return {f"{path}:{key}": v["std"] for path, keys in seeds.get("metrics", {}).items() for key, v in keys.items()}
+
+
+def base_spread(base: str) -> dict[str, float]:
+    """The seed spread committed at the base revision; none where it has no reports/seeds.json."""
+    shown = subprocess.run(["git", "show", f"{base}:{SEEDS_FILE}"], capture_output=True, text=True)
+    return seed_spread(json.loads(shown.stdout)) if shown.returncode == 0 else {}
 
 
 def metric_changes(diff: dict) -> list[Change]:
@@ -72,17 +100,23 @@ def check_rules(rules: list[Rule], names: list[str], gate: Path) -> None:
             raise UserError(f"{gate}: rule {number} ({rule.match}) matches no metric that dvc.yaml declares")
 
 
-def regressions(changes: list[Change], rules: list[Rule]) -> list[str]:
-    """One line per metric that got worse than its rule allows (the first rule that matches)."""
+def regressions(
+    changes: list[Change], rules: list[Rule], spread: dict[str, float] | None = None, noise: float = 0.0
+) -> list[str]:
+    """One line per metric that got worse than allowed: by the first matching rule's tolerance
+    or by `noise` times the metric's standard deviation across seeds, whichever is larger."""
     found = []
     for change in changes:
         rule = next((r for r in rules if fnmatch.fnmatchcase(change.name, r.match)), None)
         if rule is None or not isinstance(change.old, int | float) or not isinstance(change.new, int | float):
             continue
         worse = (change.old - change.new) if rule.higher_is_better else (change.new - change.old)
-        if worse > rule.tolerance:
+        seeds = noise * (spread or {}).get(change.name, 0.0)
+        allowed = max(rule.tolerance, seeds)
+        if worse > allowed:
+            why = f"{noise:g} x the seed std {seeds / noise:.3g}" if seeds > rule.tolerance else "the tolerance"
             found.append(
-                f"{change.name}: {change.old} -> {change.new} (worse by {worse:.6g}, allowed {rule.tolerance})"
+                f"{change.name}: {change.old} -> {change.new} (worse by {worse:.6g}, allowed {allowed:.6g}: {why})"
             )
     return found
 
@@ -118,10 +152,10 @@ def report(base_branch: str, out: Path, gate: Path, plots: bool = True) -> tuple
     base = _run("git", "merge-base", base_branch, "HEAD").strip()
     params = json.loads(_run("dvc", "params", "diff", base, "--json") or "{}")
     every = metric_changes(json.loads(_run("dvc", "metrics", "diff", base, "--all", "--json") or "{}"))
-    rules = load_rules(gate)
+    rules, noise = load_gate(gate)
     check_rules(rules, [c.name for c in every if c.new is not None], gate)
     changes = [c for c in every if c.old != c.new]
-    failed = regressions(changes, rules)
+    failed = regressions(changes, rules, base_spread(base), noise)
 
     lines = [f"# Report against {base_branch} (merge-base {base[:12]})", ""]
     lines += ["## Params", ""]

@@ -32,7 +32,6 @@ LOSSES: dict[str, Callable[[], nn.Module]] = {
 }
 EVAL_BATCH = 1024
 log = logging.getLogger(__name__)
-CROP_PADDING = 4
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,8 @@ def make_optimizer(parameters, cfg: TrainParams) -> torch.optim.Optimizer:
     common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(parameters, **common)
-    if cfg.optimizer == "momentum":
-        return torch.optim.SGD(parameters, momentum=cfg.momentum, **common)
+    if cfg.optimizer in ("momentum", "nesterov"):
+        return torch.optim.SGD(parameters, momentum=cfg.momentum, nesterov=cfg.optimizer == "nesterov", **common)
     if cfg.optimizer == "adagrad":
         return torch.optim.Adagrad(parameters, **common)
     if cfg.optimizer == "rmsprop":
@@ -101,7 +100,18 @@ def make_optimizer(parameters, cfg: TrainParams) -> torch.optim.Optimizer:
     return torch.optim.Adam(parameters, **common)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams):
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams, steps_per_epoch: int):
+    """The learning-rate schedule; `onecycle` steps after every batch, the others after every epoch."""
+    if cfg.scheduler == "onecycle":  # linear rise from lr/25 to lr over `warmup` of the steps, then down to ~0
+        total = cfg.epochs * steps_per_epoch
+        rise, start, end = max(1, round(cfg.warmup * total)), 1 / 25, 1 / 25_000
+
+        def factor(step: int) -> float:
+            if step < rise:
+                return start + (1 - start) * step / rise
+            return max(end, 1 - (1 - end) * (step - rise) / max(1, total - rise))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     if cfg.scheduler == "step":
@@ -116,8 +126,8 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-def random_crop_flip(x: Tensor, padding: int, generator: torch.Generator) -> Tensor:
-    """Per image: a random crop of the zero-padded image, and a horizontal flip half the time.
+def random_crop_flip(x: Tensor, padding: int, generator: torch.Generator, flip: bool = True) -> Tensor:
+    """Per image: a random crop of the zero-padded image, and (flip) a horizontal flip half the time.
 
     Vectorised over the batch with explicit index grids, so no DataLoader worker is needed.
     """
@@ -127,16 +137,23 @@ def random_crop_flip(x: Tensor, padding: int, generator: torch.Generator) -> Ten
     dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator).to(x.device)
     rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-    cols = torch.where(flip[:, None, None, None], cols.flip(-1), cols)
+    if flip:
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        cols = torch.where(flipped[:, None, None, None], cols.flip(-1), cols)
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     channel = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[batch, channel, rows, cols]
 
 
-def batches(data: Split, batch_size: int, generator: torch.Generator, augment: bool = False) -> Iterator[Split]:
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return 1 if batch_size == 0 or batch_size >= n else math.ceil(n / batch_size)
+
+
+def batches(
+    data: Split, batch_size: int, generator: torch.Generator, augment: bool = False, padding: int = 4, flip: bool = True
+) -> Iterator[Split]:
     """Shuffled batches; batch_size 0 is the whole split, unshuffled (full-batch descent).
-    With augment, each image batch is randomly cropped and flipped. Under data-parallel
+    With augment, each image batch is randomly cropped (and flipped). Under data-parallel
     training every process draws the same batches and keeps its own share of each."""
     rank, world = rank_and_world()
     if batch_size == 0 or batch_size >= len(data):
@@ -147,7 +164,7 @@ def batches(data: Split, batch_size: int, generator: torch.Generator, augment: b
         chunks = (Split(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(data), batch_size))
     for batch in chunks:
         if augment:
-            batch = Split(random_crop_flip(batch.x, CROP_PADDING, generator), batch.y)
+            batch = Split(random_crop_flip(batch.x, padding, generator, flip), batch.y)
         yield Split(batch.x[rank::world], batch.y[rank::world]) if world > 1 else batch
 
 
@@ -209,9 +226,13 @@ def fit(
     random states, history) is saved there after each epoch, and a run with the same
     fingerprint resumes from it, replaying `on_epoch` for the epochs already done, and
     ends exactly as an uninterrupted run would."""
-    loss_fn = LOSSES[kind]()
+    loss_fn = LOSSES[kind]()  # validation: the plain loss, the one evaluate reports
+    train_loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing) if cfg.label_smoothing else loss_fn
     optimizer = make_optimizer(model.parameters(), cfg)
-    scheduler = make_scheduler(optimizer, cfg)
+    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch(len(train), cfg.batch_size))
+    per_step = cfg.scheduler == "onecycle"
+    # On a GPU, bfloat16 matrix work (convolutions, linear layers); on the CPU, float32 throughout.
+    autocast = torch.autocast(train.x.device.type, dtype=torch.bfloat16, enabled=train.x.device.type == "cuda")
     classify = kind != "regression"
     result, best_loss, best_state, start = FitResult(), math.inf, None, 1
     rank, world = rank_and_world()
@@ -237,16 +258,19 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=train.x.device)
         hits = torch.zeros((), dtype=torch.long, device=train.x.device)
-        for batch in batches(train, cfg.batch_size, generator, cfg.augment):
+        for batch in batches(train, cfg.batch_size, generator, cfg.augment, cfg.crop_padding, cfg.flip):
             optimizer.zero_grad(set_to_none=True)
-            out = forward(model, batch.x, kind)
-            loss = loss_fn(out, batch.y)
+            with autocast:
+                out = forward(model, batch.x, kind).float()
+            loss = train_loss_fn(out, batch.y)
             loss.backward()
             optimizer.step()
+            if per_step:
+                scheduler.step()
             loss_sum += loss.detach() * len(batch)
             if classify:
                 hits += correct(out.detach(), batch.y, kind)
-        if scheduler is not None:
+        if scheduler is not None and not per_step:
             scheduler.step()
         if world > 1:  # the whole split's loss and hits, from every process's share
             dist.all_reduce(loss_sum)

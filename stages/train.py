@@ -64,6 +64,8 @@ def train(task: Task, params: Params) -> None:
     features = paths.features(task.name)
     config = {**params.task(task.name).model.model_dump(), "n_in": meta["n_features"], "n_out": meta["n_outputs"]}
     config |= {key: meta[key] for key in ("normalize", "vocab_size") if key in meta}
+    if "hashing" in meta:
+        config["buckets"] = meta["hashing"]["buckets"]
     train_split, _ = load_split(features / "train.pt", input_key(config))
     val_split, _ = load_split(features / "val.pt", input_key(config))
     model = build(config)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from reprolab import results, tasks
+from reprolab import results, seeds, tasks
 from tests.conftest import ROOT
 
 
@@ -63,6 +63,21 @@ def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
 def test_the_readme_results_table_is_current():
     readme = (ROOT / "README.md").read_text()
     assert results.updated(readme, ROOT) == readme, "README.md: the results table is stale (run: make results)"
+
+
+def test_the_seed_summary_is_of_the_committed_run_and_every_task():
+    """reports/seeds.json (make seeds) ran the default params: under the default seed it gives
+    exactly the committed metrics, so the README's mean ± std and the gate's noise are current."""
+    summary = json.loads((ROOT / "reports/seeds.json").read_text())
+    seed = yaml.safe_load((ROOT / "params.yaml").read_text())["seed"]
+    assert summary["seeds"] == [1, 2, 3] and seed in summary["seeds"]
+    assert summary["overrides"] == [] and summary["targets"] == []
+    assert set(summary["metrics"]) == {f"metrics/{name}.json" for name in tasks.NAMES}
+    at = summary["seeds"].index(seed)
+    for path, figures in summary["metrics"].items():
+        metrics = seeds.flatten(json.loads((ROOT / path).read_text()))
+        assert set(figures) == set(metrics), path
+        assert {key: f["values"][at] for key, f in figures.items()} == metrics, f"{path}: stale (run: make seeds)"
 
 
 def test_make_help_lists_every_target():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -140,3 +141,40 @@ def test_an_unknown_key_stops_the_run(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
     assert result.returncode != 0
     assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
+
+
+def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
+    sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, whatever the tests above applied
+    space = {"metric": "val.r2", "direction": "maximize", "trials": 2, "batch": 2, "sampler": "grid"}
+    space["space"] = {"train.lr": {"choices": [0.003, 0.03]}}
+    (repo / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "advertising": space}))
+    before = sh(repo, "git", "status", "--porcelain").stdout
+    result = sh(repo, sys.executable, "-m", "reprolab.search", "advertising")
+    study = json.loads((repo / "reports/search/advertising.json").read_text())
+    assert sorted(t["params"]["train.lr"] for t in study["trials"]) == [0.003, 0.03]
+    first, second = (t["val"]["r2"] for t in study["trials"])
+    assert first >= second and first != second  # best first, and each trial ran its own lr
+    assert f"dvc exp apply {study['trials'][0]['experiment']}" in result.stdout
+    names = {t["experiment"] for t in study["trials"]}
+    shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    ran_as = {
+        exp["name"]: exp["revs"][0]["data"]["params"]["params.yaml"]["data"]["tasks"]["advertising"]["train"]["lr"]
+        for baseline in shown
+        for exp in baseline.get("experiments") or []
+        if exp.get("name") in names
+    }
+    assert ran_as == {t["experiment"]: t["params"]["train.lr"] for t in study["trials"]}
+    status = sh(repo, "git", "status", "--porcelain").stdout  # the trials ran elsewhere: only the results are new
+    assert set(status.splitlines()) - set(before.splitlines()) == {"?? reports/search/"}
+
+
+def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run(repo):
+    sh(repo, "git", "reset", "-q", "--hard")
+    seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]
+    sh(repo, sys.executable, "-m", "reprolab.seeds", "--seeds", str(seed), str(seed + 1), "evaluate@advertising")
+    summary = json.loads((repo / "reports/seeds.json").read_text())
+    assert summary["seeds"] == [seed, seed + 1]
+    r2 = summary["metrics"]["metrics/advertising.json"]["test.r2"]
+    committed = json.loads(sh(repo, "git", "show", "HEAD:metrics/advertising.json").stdout)["test"]["r2"]
+    assert r2["values"][0] == committed  # the default seed gives the committed figure again, exactly
+    assert r2["values"][1] != committed and r2["std"] > 0

@@ -56,6 +56,11 @@ def test_task_overrides_win_over_defaults(data):
         (("train", "weight_decay"), float("nan"), "train.weight_decay: Input should be a finite number"),
         (("tasks", "nslkdd", "train", "lr"), float("inf"), "tasks.nslkdd.train.lr: Input should be a finite number"),
         (("train", "threads"), 100000, "train.threads: Input should be less than or equal to 1024"),
+        (("tasks", "nslkdd", "train", "label_smoothing"), 0.1, "tasks.nslkdd.train.label_smoothing: for multiclass"),
+        (("train", "label_smoothing"), 1.0, "train.label_smoothing: Input should be less than 1"),
+        (("train", "scheduler"), "linear", "train.scheduler: Input should be 'none', 'cosine', 'step' or 'onecycle'"),
+        (("tasks", "news", "features", "chars"), [5, 3], "tasks.news.features: chars: [min, max] with min <= max"),
+        (("tasks", "cifar10", "train", "crop_padding"), 20, "crop_padding: Input should be less than or equal to 16"),
     ],
 )
 def test_bad_values_name_the_key_and_the_reason(data, path, value, expected):

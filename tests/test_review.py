@@ -27,9 +27,23 @@ def test_the_gate_compares_in_the_right_direction():
         Change("metrics/e.json:test.accuracy", None, 0.5),  # new metric
     ]
     assert regressions(changes, RULES) == [
-        "metrics/b.json:test.accuracy: 0.9 -> 0.89 (worse by 0.01, allowed 0.005)",
-        "metrics/c.json:test.rmse: 1.0 -> 1.2 (worse by 0.2, allowed 0.05)",
+        "metrics/b.json:test.accuracy: 0.9 -> 0.89 (worse by 0.01, allowed 0.005: the tolerance)",
+        "metrics/c.json:test.rmse: 1.0 -> 1.2 (worse by 0.2, allowed 0.05: the tolerance)",
     ]
+
+
+def test_a_drop_within_the_seed_noise_is_not_a_regression():
+    spread = {"metrics/b.json:test.accuracy": 0.004, "metrics/c.json:test.rmse": 0.001}
+    within = [Change("metrics/b.json:test.accuracy", 0.90, 0.893)]  # 0.007: over the tolerance, within 2 std
+    assert regressions(within, RULES)  # without the seeds' spread: a regression
+    assert regressions(within, RULES, spread, noise=2.0) == []
+    beyond = [Change("metrics/b.json:test.accuracy", 0.90, 0.891), Change("metrics/c.json:test.rmse", 1.0, 1.06)]
+    assert regressions(beyond, RULES, spread, noise=2.0) == [
+        "metrics/b.json:test.accuracy: 0.9 -> 0.891 (worse by 0.009, allowed 0.008: 2 x the seed std 0.004)",
+        # a metric the seeds hardly move keeps its rule's tolerance: the larger of the two applies
+        "metrics/c.json:test.rmse: 1.0 -> 1.06 (worse by 0.06, allowed 0.05: the tolerance)",
+    ]
+    assert regressions(within, RULES, spread, noise=0.0)  # noise 0: the rules alone
 
 
 def git(repo: Path, *args: str) -> str:
@@ -97,6 +111,41 @@ def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):
     result = report(two_commits, "--no-plots")
     assert result.returncode == 0, result.stderr
     assert "| metrics/task.json:test.accuracy | 0.9 | 0.899 |" in (two_commits / "report/report.md").read_text()
+
+
+def _seeds(std: float) -> str:
+    return json.dumps({"seeds": [1, 2, 3], "metrics": {"metrics/task.json": {"test.accuracy": {"std": std}}}})
+
+
+def test_the_gate_allows_the_seed_noise_measured_at_the_base(two_commits):
+    """main's reports/seeds.json says test accuracy moves by 0.015 (one std) from seed to seed:
+    with noise 2 the branch's drop of 0.02 is within it. A spread claimed by the branch itself
+    does not count."""
+    (two_commits / "gate.yaml").write_text("noise: 2\n" + (two_commits / "gate.yaml").read_text())
+    git(two_commits, "commit", "-qam", "gate with noise")
+    assert report(two_commits, "--no-plots").returncode == 1  # no seeds.json at the base: the tolerance only
+    (two_commits / "reports").mkdir()
+    (two_commits / "reports/seeds.json").write_text(_seeds(0.015))
+    git(two_commits, "add", "-A")
+    git(two_commits, "commit", "-qm", "the branch claims a wide spread")
+    assert report(two_commits, "--no-plots").returncode == 1
+
+    git(two_commits, "checkout", "-q", "main")
+    (two_commits / "reports").mkdir(exist_ok=True)
+    (two_commits / "reports/seeds.json").write_text(_seeds(0.015))
+    git(two_commits, "add", "reports/seeds.json")
+    git(two_commits, "commit", "-qm", "seeds measured on main")
+    git(two_commits, "checkout", "-q", "change")
+    git(two_commits, "merge", "-q", "-X", "ours", "-m", "merge main", "main")
+    result = report(two_commits, "--no-plots")
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_a_negative_noise_is_refused(two_commits):
+    (two_commits / "gate.yaml").write_text("noise: -1\n" + (two_commits / "gate.yaml").read_text())
+    result = report(two_commits, "--no-plots")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: report: gate.yaml: noise: must be 0 or more (got -1.0)"
 
 
 def test_a_rule_that_matches_no_metric_is_an_error(two_commits):

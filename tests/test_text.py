@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from reprolab import params, paths
-from reprolab.features.text import Vectors, encode, tokenize, train_word2vec
+from reprolab.features.text import Hashing, Vectors, encode, tokenize, train_word2vec
 from reprolab.files import UserError, sha256_of
 from reprolab.tasks import news
 from reprolab.tasks.base import TARGET
@@ -146,3 +146,15 @@ def test_a_user_can_pin_the_news_archive(workdir, mirror_dir):
     run_stages("news", download)
     seen = json.loads((paths.raw("news") / "sources.json").read_text())["NewsAggregatorDataset.zip"]
     assert seen["vouched_by"] == "pin"
+
+
+def test_hashed_ngrams_are_fasttexts_word_and_character_grams_in_fixed_buckets():
+    hashing = Hashing(ngrams=2, chars=(3, 4), buckets=1000)
+    ids = hashing.ids(["apple", "shares"])
+    # 2 words + 1 bigram + char 3-grams (5 + 6) and 4-grams (4 + 5) of <apple> and <shares>
+    assert len(ids) == 3 + 11 + 9 and all(0 <= i < 1000 for i in ids)
+    assert hashing.ids(["apple", "shares"]) == ids  # no process-salted hash: the same in every run
+    assert Hashing(2, (), 1000).ids(["apple", "shares"]) == ids[:3]
+    assert set(hashing.ids(["apples"])) & set(ids)  # an unseen word shares grams with a seen one
+    padded = hashing.encode([["apple"], ["apple", "shares"], []])
+    assert padded.shape == (3, len(ids)) and (padded[2] == 1000).all() and (padded[0, 10:] == 1000).all()  # apple: 1 + 5 + 4

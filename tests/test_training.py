@@ -7,7 +7,7 @@ from reprolab.files import UserError
 from reprolab.models import build
 from reprolab.params import TrainParams
 from reprolab.runtime import pick_device, seed_everything
-from reprolab.training import Split, batches, fit, make_optimizer, make_scheduler, outputs, predict
+from reprolab.training import Split, batches, fit, make_optimizer, make_scheduler, outputs, predict, steps_per_epoch
 
 DEFAULTS = dict(
     epochs=30, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=0.0,
@@ -85,15 +85,16 @@ def test_batches_cover_every_row_once_and_full_batch_is_whole():
     assert [b.y.tolist() for b in batches(data, 0, torch.Generator())] == [list(range(10))]
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
 @pytest.mark.parametrize("scheduler", ["none", "cosine", "step"])
 def test_optimizers_and_schedulers(name, scheduler):
     net = model()
     optimizer = make_optimizer(net.parameters(), cfg(optimizer=name, scheduler=scheduler, weight_decay=0.01))
-    assert type(optimizer).__name__.lower().startswith(name if name != "momentum" else "sgd")
-    if name == "momentum":
+    assert type(optimizer).__name__.lower().startswith(name if name not in ("momentum", "nesterov") else "sgd")
+    if name in ("momentum", "nesterov"):
         assert optimizer.param_groups[0]["momentum"] == 0.9
-    sched = make_scheduler(optimizer, cfg(scheduler=scheduler, epochs=4, step_size=2))
+        assert optimizer.param_groups[0]["nesterov"] == (name == "nesterov")
+    sched = make_scheduler(optimizer, cfg(scheduler=scheduler, epochs=4, step_size=2), steps_per_epoch=3)
     for _ in range(4):
         optimizer.step()
         if sched:
@@ -101,6 +102,35 @@ def test_optimizers_and_schedulers(name, scheduler):
     lr = optimizer.param_groups[0]["lr"]
     expected = {"none": 0.1, "cosine": 0.0, "step": 0.1 * 0.5**2}[scheduler]
     assert math.isclose(lr, expected, abs_tol=1e-9)
+
+
+def test_onecycle_rises_to_lr_then_decays_every_batch():
+    net = model()
+    settings = cfg(scheduler="onecycle", epochs=2, warmup=0.25, lr=0.1)
+    optimizer = make_optimizer(net.parameters(), settings)
+    sched = make_scheduler(optimizer, settings, steps_per_epoch=steps_per_epoch(40, 10))  # 4 a epoch, 8 in all
+    rates = []
+    for _ in range(8):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        sched.step()
+    top = rates.index(max(rates))
+    assert rates[0] == pytest.approx(0.1 / 25) and max(rates) == pytest.approx(0.1) and 0 < top <= 2
+    assert rates[: top + 1] == sorted(rates[: top + 1]) and rates[top:] == sorted(rates[top:], reverse=True)
+    assert rates[-1] < 0.02
+
+
+def test_label_smoothing_trains_on_softened_targets_and_reports_the_plain_loss():
+    data = blobs()
+    plain, smoothed = model(3), model(3)
+    smoothed.load_state_dict(plain.state_dict())
+    a = fit(plain, "multiclass", data, data, cfg(epochs=3), torch.Generator().manual_seed(0))
+    b = fit(smoothed, "multiclass", data, data, cfg(epochs=3, label_smoothing=0.2), torch.Generator().manual_seed(0))
+    assert a.history[0].val_loss != b.history[0].val_loss  # the training differed ...
+    # ... and the first epoch's training loss is the smoothed one: higher for the same start
+    assert b.history[0].train_loss > a.history[0].train_loss
+    loss = torch.nn.functional.cross_entropy(outputs(smoothed, data.x, "multiclass"), data.y).item()
+    assert b.history[-1].val_loss == pytest.approx(loss, rel=1e-5)  # validation: the plain loss
 
 
 def test_predictions_by_kind():

@@ -31,8 +31,9 @@ def channel_stats(pixels: np.ndarray, chunk: int = 4096) -> tuple[list[float], l
 
 def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:
     """({split: arrays}, meta) for an image task."""
-    if config.drop:
-        raise UserError(f"params.yaml: tasks.{task.name}.features.drop: an image task has no columns to drop")
+    for key in ("drop", "log"):
+        if getattr(config, key):
+            raise UserError(f"params.yaml: tasks.{task.name}.features.{key}: an image task has no columns")
     arrays = {}
     for split in present_splits(task):
         with np.load(paths.split(task.name) / f"{split}.npz") as data:

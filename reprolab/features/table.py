@@ -20,19 +20,36 @@ from reprolab.splitting import present_splits, read_split
 from reprolab.tasks.base import TARGET, Task
 
 
+def _numeric(rows: pd.DataFrame, numeric: tuple[str, ...], log: tuple[str, ...]) -> np.ndarray:
+    """The numeric columns as float64, the `log` ones compressed: heavy-tailed counts (bytes,
+    durations) would otherwise leave most rows within a hair of the mean after standardizing."""
+    values = rows[list(numeric)].to_numpy(np.float64)
+    for i, column in enumerate(numeric):
+        if column in log:
+            values[:, i] = np.sign(values[:, i]) * np.log1p(np.abs(values[:, i]))
+    return values
+
+
 @dataclass(frozen=True)
 class TabularEncoder:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    log: tuple[str, ...]  # numeric columns read as sign(x) log(1 + |x|) before standardizing
     mean: tuple[float, ...]
     scale: tuple[float, ...]  # 1.0 where not standardizing, or where a column is constant
     categories: dict[str, tuple[str, ...]]
 
     @classmethod
     def fit(
-        cls, rows: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...], *, standardize: bool
+        cls,
+        rows: pd.DataFrame,
+        numeric: tuple[str, ...],
+        categorical: tuple[str, ...],
+        *,
+        standardize: bool,
+        log: tuple[str, ...] = (),
     ) -> TabularEncoder:
-        values = rows[list(numeric)].to_numpy(np.float64)
+        values = _numeric(rows, numeric, log)
         if standardize and len(rows):
             mean = values.mean(axis=0)
             std = values.std(axis=0)
@@ -42,6 +59,7 @@ class TabularEncoder:
         return cls(
             numeric=tuple(numeric),
             categorical=tuple(categorical),
+            log=tuple(log),
             mean=tuple(float(m) for m in mean),
             scale=tuple(float(s) for s in scale),
             categories={c: tuple(sorted(rows[c].astype(str).unique())) for c in categorical},
@@ -53,7 +71,7 @@ class TabularEncoder:
 
     def transform(self, rows: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
         """Return the float32 feature matrix and, per categorical column, how many rows were unseen."""
-        numeric = (rows[list(self.numeric)].to_numpy(np.float64) - self.mean) / self.scale
+        numeric = (_numeric(rows, self.numeric, self.log) - self.mean) / self.scale
         blocks, unseen = [numeric.astype(np.float32)], {}
         for column in self.categorical:
             known = pd.Index(self.categories[column])
@@ -72,20 +90,25 @@ class TabularEncoder:
     def from_dict(cls, saved: dict) -> TabularEncoder:
         """The encoder as `to_dict` gave it (after a round trip through JSON or a model file)."""
         categories = {column: tuple(values) for column, values in saved["categories"].items()}
-        fields = {key: tuple(saved[key]) for key in ("numeric", "categorical", "mean", "scale")}
+        fields = {key: tuple(saved[key]) for key in ("numeric", "categorical", "log", "mean", "scale")}
         return cls(**fields, categories=categories)
 
 
 def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:
     """({split: arrays}, meta) for a table task."""
+    where = f"params.yaml: tasks.{task.name}.features"
     unknown = sorted(set(config.drop) - set(task.features))
     if unknown:
-        raise UserError(f"params.yaml: tasks.{task.name}.features.drop: unknown column {unknown[0]!r}")
+        raise UserError(f"{where}.drop: unknown column {unknown[0]!r}")
+    not_numeric = sorted(set(config.log) - set(task.numeric))
+    if not_numeric:
+        raise UserError(f"{where}.log: {not_numeric[0]!r} is not a numeric column")
     kept = [c for c in task.numeric if c not in config.drop], [c for c in task.categorical if c not in config.drop]
     if not any(kept):
-        raise UserError(f"params.yaml: tasks.{task.name}.features.drop: no feature column is left")
+        raise UserError(f"{where}.drop: no feature column is left")
     rows = {split: read_split(task, split) for split in present_splits(task)}
-    encoder = TabularEncoder.fit(rows["train"], *kept, standardize=config.standardize)
+    log = tuple(c for c in kept[0] if c in config.log)
+    encoder = TabularEncoder.fit(rows["train"], *kept, standardize=config.standardize, log=log)
     arrays, stats = {}, {}
     for split, frame in rows.items():
         x, unseen = encoder.transform(frame)

@@ -1,10 +1,12 @@
 """Text: tokens, word2vec vectors fit on the training titles (or loaded pretrained), the
-mean vector per headline, and padded token ids for models that embed them themselves."""
+mean vector per headline, padded token ids for models that embed them themselves, and
+hashed word and character n-gram ids (fastText's features) for the `fasttext` model."""
 
 from __future__ import annotations
 
 import hashlib
 import string
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,34 @@ def encode(sentences: list[list[str]], vectors: Vectors) -> tuple[np.ndarray, np
     return means, tokens, stats
 
 
+@dataclass(frozen=True)
+class Hashing:
+    """fastText's input features: every word n-gram of order 1..`ngrams` and every character
+    n-gram of lengths `chars` (min, max; [] for none) of each word wrapped in < >, each hashed
+    into one of `buckets` rows. No vocabulary to store, and unseen words still share n-grams."""
+
+    ngrams: int
+    chars: tuple[int, ...]
+    buckets: int
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        grams = [" ".join(tokens[i : i + n]) for n in range(1, self.ngrams + 1) for i in range(len(tokens) - n + 1)]
+        if self.chars:
+            low, high = self.chars
+            for token in tokens:
+                word = f"<{token}>"
+                grams += [f"#{word[i : i + n]}" for n in range(low, high + 1) for i in range(len(word) - n + 1)]
+        return [zlib.crc32(gram.encode()) % self.buckets for gram in grams]
+
+    def encode(self, sentences: list[list[str]]) -> np.ndarray:
+        """(N, longest) ids, padded with `buckets` (the embedding's zero row)."""
+        ids = [self.ids(sentence) for sentence in sentences]
+        out = np.full((len(ids), max((len(i) for i in ids), default=0) or 1), self.buckets, np.int64)
+        for row, known in enumerate(ids):
+            out[row, : len(known)] = known
+        return out
+
+
 def pretrained_file(task: Task, config) -> Path:
     """The pretrained vectors named in params, checked against their sha256."""
     where = f"params.yaml: tasks.{task.name}.features.pretrained"
@@ -110,10 +140,12 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
             sentences["train"], vector_size=config.vector_size, window=config.window,
             min_count=config.min_count, epochs=config.epochs, sg=config.sg, seed=seed,
         )  # fmt: skip
+    hashing = Hashing(config.ngrams, tuple(config.chars), config.buckets)
     arrays, stats = {}, {}
     for split, frame in rows.items():
         means, tokens, stats[split] = encode(sentences[split], vectors)
-        arrays[split] = {"x": means, "tokens": tokens, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
+        arrays[split] = {"x": means, "tokens": tokens, "ngrams": hashing.encode(sentences[split])}
+        arrays[split] |= {"y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
     standardize = None
     if config.standardize:  # the mean vectors, with the training split's statistics
         mean, std = arrays["train"]["x"].mean(axis=0), divisor(arrays["train"]["x"].std(axis=0))
@@ -127,6 +159,7 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
         "vocab_size": len(vectors.words),
         "lowercase": config.lowercase,
         "standardize": standardize,
+        "hashing": {"ngrams": hashing.ngrams, "chars": list(hashing.chars), "buckets": hashing.buckets},
         "split_metrics": stats,
     }
     return arrays, meta

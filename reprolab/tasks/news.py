@@ -67,6 +67,18 @@ class NewsFeatures(FeatureParams):
     epochs: Annotated[int, Field(ge=1)] = 5
     sg: bool = Field(False, description="skip-gram (true) or CBOW (false)")
     pretrained: Pretrained = Field(default_factory=Pretrained)
+    # fasttext's hashed n-grams
+    ngrams: Annotated[int, Field(ge=1, le=5, description="word n-grams of order 1..ngrams")] = 2
+    chars: list[Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=list, description="[min, max] length of character n-grams of each word; [] for none"
+    )
+    buckets: Annotated[int, Field(ge=1, le=2**24, description="hash buckets (embedding rows)")] = 2**18
+
+    @model_validator(mode="after")
+    def _char_range(self) -> NewsFeatures:
+        if self.chars and (len(self.chars) != 2 or self.chars[0] > self.chars[1]):
+            raise ValueError("chars: [min, max] with min <= max, or []")
+        return self
 
 
 def read(raw_dir: Path) -> dict[str, pd.DataFrame]:

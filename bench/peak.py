@@ -1,0 +1,102 @@
+"""How close the default image models' training comes to this machine's matmul peak.
+
+    python -m bench.peak     (part of make bench)
+
+In one process: the peak, as the best of a few float32 matrix products (2048 x 2048) on all
+threads; then, for the default mnist and cifar10 models of params.yaml (their batch size,
+augmentation and optimizer), a number of training steps on synthetic uint8 images of the
+real size. For each: images a second, the floating-point work of a step as PyTorch counts it
+(FlopCounterMode: convolutions and matrix products, forward and backward), the rate that
+work reached as a fraction of the peak, and the share of the step's time that the
+convolution and matmul kernels took (torch.profiler): the rest (batch norm, activations,
+pooling, the optimizer, augmentation) is what holds the fraction down.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
+
+from reprolab.models import build
+from reprolab.params import TrainParams
+from reprolab.training import LOSSES, Split, batches, forward, make_optimizer
+
+TASKS = {"mnist": [1, 28, 28], "cifar10": [3, 32, 32]}
+MATMUL_OPS = ("conv", "mm", "addmm", "bmm", "matmul", "linear")
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of the best of `repeats` n x n float32 products."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def default_setup(task: str, shape: list[int]):
+    """The task's model and training settings as params.yaml has them."""
+    data = yaml.safe_load(open("params.yaml"))
+    cfg = TrainParams(**{**data["train"], **data["tasks"][task]["train"]})
+    model_params = {"hidden": [], "activation": "relu", "dropout": 0.0, "batch_norm": False, "convs_per_block": 1}
+    config = {**model_params, **data["tasks"][task]["model"], "n_in": shape, "n_out": 10}
+    config["normalize"] = {"mean": [0.5] * shape[0], "std": [0.25] * shape[0]}
+    return build(config), cfg
+
+
+def measure(task: str, shape: list[int], peak: float, steps: int = 20) -> dict[str, float]:
+    torch.manual_seed(0)
+    model, cfg = default_setup(task, shape)
+    g = torch.Generator().manual_seed(0)
+    rows = cfg.batch_size * (steps + 2)
+    data = Split(torch.randint(0, 256, (rows, *shape), dtype=torch.uint8, generator=g), torch.arange(rows) % 10)
+    loss_fn, optimizer = LOSSES["multiclass"](), make_optimizer(model.parameters(), cfg)
+    model.train()
+    chunks = list(batches(data, cfg.batch_size, g, cfg.augment, cfg.crop_padding, cfg.flip))
+
+    def step(batch: Split) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(forward(model, batch.x, "multiclass"), batch.y).backward()
+        optimizer.step()
+
+    step(chunks[0])  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        step(chunks[1])
+    flops = counter.get_total_flops()
+    seconds = _timed(lambda: [step(b) for b in chunks[2:]]) / steps
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for b in chunks[2:6]:
+            step(b)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    matmul = sum(e.self_cpu_time_total for e in events if any(op in e.key for op in MATMUL_OPS))
+    return {
+        "images/s": cfg.batch_size / seconds,
+        "GFLOP a step": flops / 1e9,
+        "fraction of peak": flops / seconds / peak,
+        "share in conv/matmul": matmul / total if total else 0.0,
+    }
+
+
+def main() -> None:
+    peak = matmul_peak()
+    print(f"threads: {torch.get_num_threads()}; float32 matmul peak (2048^3): {peak / 1e9:.1f} GFLOP/s")
+    print(f"{'default model':<16} {'images/s':>9} {'GFLOP/step':>11} {'of peak':>8} {'conv+mm time':>13}")
+    for task, shape in TASKS.items():
+        m = measure(task, shape, peak)
+        print(
+            f"{task:<16} {m['images/s']:>9.0f} {m['GFLOP a step']:>11.2f} {m['fraction of peak']:>8.1%}"
+            f" {m['share in conv/matmul']:>13.1%}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The pipeline over several training seeds: how much of a result is the seed's.
+
+    python -m reprolab.seeds [--seeds 1 2 3] [--jobs J] [--set KEY=VALUE...] [--out FILE] [STAGE...]
+    (make seeds: the whole pipeline, default params, into reports/seeds.json)
+
+Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; a seed whose run is
+already in the run cache costs nothing), runs them, and writes reports/seeds.json: for
+every headline metric, its value under each seed, the mean and the standard deviation
+(sample, ddof 1). The README's results table shows mean ± std from it, and the pull-request
+gate takes that spread as the noise a change must exceed to count as a regression.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from reprolab import experiments
+from reprolab.files import UserError, write_json
+
+OUT = Path("reports/seeds.json")
+SEEDS = (1, 2, 3)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """{"test": {"accuracy": 0.9}} -> {"test.accuracy": 0.9}, numbers only."""
+    flat: dict[str, float] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[f"{prefix}{key}"] = float(value)
+    return flat
+
+
+def summarise(runs: dict[int, dict[str, dict]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{seed: {path: metrics}} -> {path: {key: {values, mean, std}}} over the metrics every seed has."""
+    flat = {seed: {path: flatten(data) for path, data in found.items()} for seed, found in runs.items()}
+    first = next(iter(flat.values()))
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted(first):
+        for key in sorted(first[path]):
+            values = [flat[seed].get(path, {}).get(key) for seed in sorted(flat)]
+            if any(v is None for v in values):
+                continue
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            summary.setdefault(path, {})[key] = {"values": values, "mean": statistics.fmean(values), "std": std}
+    return summary
+
+
+def run_seeds(
+    seeds: list[int], jobs: int = 1, targets: tuple[str, ...] = (), overrides: tuple[str, ...] = (), out: Path = OUT
+) -> dict[str, Any]:
+    """Run the pipeline (or the stages `targets` and what they need) once per seed, with
+    params.yaml as it is plus `overrides` (KEY=VALUE, as `dvc exp run -S` takes them)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    names = {seed: f"seed-{seed}-{stamp}" for seed in seeds}
+    found = experiments.run({name: [f"seed={seed}", *overrides] for seed, name in names.items()}, targets, jobs)
+    failed = [str(seed) for seed, name in names.items() if found[name] is None]
+    if failed:
+        raise UserError(f"the run of seed(s) {', '.join(failed)} failed (dvc queue logs NAME says why)")
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    result = {
+        "seeds": seeds,
+        "revision": revision,
+        "overrides": list(overrides),
+        "targets": list(targets),
+        "experiments": list(names.values()),
+        "metrics": summarise({seed: found[name] for seed, name in names.items()}),
+    }
+    write_json(out, result)
+    return result
+
+
+def main() -> None:
+    from reprolab.cli import guarded
+
+    parser = argparse.ArgumentParser(prog="python -m reprolab.seeds", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--jobs", type=int, default=1, help="experiments at a time (default 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a param for every run")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("targets", nargs="*", help="stages to run (default: the whole pipeline)")
+    args = parser.parse_args()
+
+    def work() -> None:
+        run_seeds(args.seeds, args.jobs, tuple(args.targets), tuple(args.set), args.out)
+        print(f"{args.out}: seeds {' '.join(map(str, args.seeds))}")
+
+    guarded("seeds", work)
+
+
+if __name__ == "__main__":
+    main()
