@@ -27,7 +27,12 @@ def dvc(*args: str) -> str:
 
 
 def _idle() -> bool:
-    return not re.search(r"\b(Queued|Running)\b", dvc("queue", "status"))
+    """Nothing queued, and nothing running (a task a killed run left marked Running, with no
+    worker alive, does not count)."""
+    status = dvc("queue", "status")
+    if re.search(r"\bQueued\b", status):
+        return False
+    return not re.search(r"\bRunning\b", status) or bool(re.search(r"Worker status: 0 active", status))
 
 
 def run(runs: dict[str, list[str]], targets: tuple[str, ...] = (), jobs: int = 1) -> dict[str, dict | None]:

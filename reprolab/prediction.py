@@ -133,8 +133,8 @@ def read_texts(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
         ids += [f"{path.name}:{i}" if len(paths) > 1 else i for i in range(1, len(lines) + 1)]
     sentences = [tokenize(t, pre["lowercase"]) for t in titles]
     if saved["config"]["name"] == "fasttext":
-        hashing = pre["hashing"]
-        return ids, torch.from_numpy(Hashing(hashing["ngrams"], tuple(hashing["chars"]), hashing["buckets"]).encode(sentences))
+        hashing = Hashing(pre["hashing"]["ngrams"], tuple(pre["hashing"]["chars"]), pre["hashing"]["buckets"])
+        return ids, torch.from_numpy(hashing.encode(sentences))
     vectors = Vectors(list(pre["vocab"]), pre["vectors"].numpy())
     means, tokens, _ = encode(sentences, vectors)
     if saved["config"]["name"] == "bag":

@@ -23,7 +23,7 @@ NAMES_SHOWN = {"accuracy": "accuracy", "macro_f1": "macro-F1", "roc_auc": "ROC-A
 
 
 def _figures(values: dict, spread: dict | None = None, prefix: str = "") -> str:
-    """"accuracy 0.9912" or, where the seeds measured it, "accuracy 0.9908 ± 0.0004" (mean ± std)."""
+    """ "accuracy 0.9912" or, where the seeds measured it, "accuracy 0.9908 ± 0.0004" (mean ± std)."""
     shown = []
     for key, value in values.items():
         if key in NAMES_SHOWN:

@@ -25,7 +25,7 @@ SPACE = {
             "model.hidden": {"choices": [[8], [16, 8]]},
             "train.augment": {"choices": [True, False]},
         },
-    }
+    },
 }
 
 

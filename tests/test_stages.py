@@ -117,6 +117,7 @@ def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch
     from stages import train as train_module
 
     run_stages("mnist", download, split, featurize, train)
+
     def curves() -> dict:  # all but the wall time, which no two runs share
         return {p: p.read_bytes() for p in paths.live("mnist").rglob("*") if p.is_file() and p.name != "wall_time.json"}
 
