@@ -40,19 +40,21 @@ def run(runs: dict[str, list[str]], targets: tuple[str, ...] = (), jobs: int = 1
     wait, and return each run's metrics ({path: {key: ...}}), or None where it failed."""
     if not _idle():
         raise UserError("the DVC queue is busy (dvc queue status): wait for it, or dvc queue kill")
+    baseline = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     for name, overrides in runs.items():
         dvc("exp", "run", "--queue", "-n", name, *(arg for value in overrides for arg in ("-S", value)), *targets)
     dvc("queue", "start", "-j", str(jobs))
     while not _idle():
         time.sleep(POLL_SECONDS)
-    return metrics(list(runs))
+    return metrics(list(runs), baseline)
 
 
-def metrics(names: list[str]) -> dict[str, dict | None]:
-    """The metrics of the named experiments, as `dvc exp show --json` gives them."""
+def metrics(names: list[str], baseline: str = "HEAD") -> dict[str, dict | None]:
+    """The metrics of the named experiments of `baseline` (the commit they were queued on, which
+    a commit made meanwhile does not change), as `dvc exp show --json` gives them."""
     found: dict[str, dict | None] = dict.fromkeys(names)
-    for baseline in json.loads(dvc("exp", "show", "--json", "--no-fetch") or "[]"):
-        for experiment in baseline.get("experiments") or []:
+    for entry in json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline) or "[]"):
+        for experiment in entry.get("experiments") or []:
             name, data = experiment.get("name"), (experiment.get("revs") or [{}])[0].get("data") or {}
             if name in found and data.get("metrics"):
                 found[name] = {path: value.get("data", {}) for path, value in data["metrics"].items()}

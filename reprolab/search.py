@@ -16,6 +16,7 @@ overrides are printed, to be copied into params.yaml by hand.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import time
 from pathlib import Path
@@ -53,7 +54,7 @@ def load_space(task: str, path: Path = SPACE_FILE) -> dict[str, Any]:
             "direction": spec["direction"],
             "trials": int(spec["trials"]),
             "batch": int(spec.get("batch", 1)),
-            "sampler": spec.get("sampler", "tpe"),
+            "sampler": spec.get("sampler", "tpe"),  # or grid
             "space": {key: _distribution(key, value) for key, value in spec["space"].items()},
         }
     except FileNotFoundError:
@@ -69,13 +70,18 @@ def override(task: str, key: str, value: Any) -> str:
     return f"++tasks.{task}.{key}={text}"  # ++: set, whether params.yaml names the key or not
 
 
-def _sampler(config: dict[str, Any], seed: int):
+def _study(config: dict[str, Any], seed: int):
+    """A TPE study; for `sampler: grid`, every combination of the choices is enqueued in order
+    (each trial then takes the next one; Optuna's GridSampler stops a study only inside
+    `optimize`, not under ask and tell)."""
     import optuna
 
-    if config["sampler"] == "grid":  # every combination once (categorical spaces only)
-        grid = {key: list(d.choices) for key, d in config["space"].items()}
-        return optuna.samplers.GridSampler(grid, seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction=config["direction"], sampler=optuna.samplers.TPESampler(seed=seed))
+    if config["sampler"] == "grid":
+        keys = list(config["space"])
+        for combination in itertools.product(*(config["space"][key].choices for key in keys)):
+            study.enqueue_trial(dict(zip(keys, combination, strict=True)))
+    return study
 
 
 def search(task: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -> list[dict[str, Any]]:
@@ -83,7 +89,7 @@ def search(task: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
 
     config = load_space(task)
     trials = trials or config["trials"]
-    study = optuna.create_study(direction=config["direction"], sampler=_sampler(config, seed))
+    study = _study(config, seed)
     stamp, rows = time.strftime("%Y%m%d-%H%M%S"), []
     while len(rows) < trials:
         asked = [study.ask(config["space"]) for _ in range(min(config["batch"], trials - len(rows)))]

@@ -101,3 +101,16 @@ def test_a_failed_seed_stops_with_one_line(workdir, monkeypatch):
     monkeypatch.setattr(experiments, "run", lambda runs, targets, jobs: dict.fromkeys(runs))
     with pytest.raises(UserError, match=r"the run of seed\(s\) 1, 2 failed"):
         seeds.run_seeds([1, 2])
+
+
+def test_a_grid_runs_every_combination_once(workdir, monkeypatch):
+    space = {"metric": "val.loss", "direction": "minimize", "trials": 4, "batch": 3, "sampler": "grid"}
+    space["space"] = {"train.lr": {"choices": [0.1, 0.01]}, "model.dropout": {"choices": [0.0, 0.5]}}
+    (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy": space}))
+    monkeypatch.setattr(
+        experiments, "run", lambda runs, targets, jobs: {n: {"metrics/toy.json": {"val": {"loss": 1.0}}} for n in runs}
+    )
+    trials = search.search("toy")
+    assert sorted((t["params"]["train.lr"], t["params"]["model.dropout"]) for t in trials) == [
+        (0.01, 0.0), (0.01, 0.5), (0.1, 0.0), (0.1, 0.5),
+    ]  # fmt: skip
