@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help repro test bench report compare results seeds search lint clean
+.PHONY: help repro test bench report compare seeds search results lint clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -31,7 +31,7 @@ repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc
 test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed  ## timings of the training loop and the image models, as ratios
+bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict

@@ -1,6 +1,6 @@
 """The pipeline over several training seeds: how much of a result is the seed's.
 
-    python -m reprolab.seeds [--seeds 1 2 3] [--jobs J] [--set KEY=VALUE...] [--out FILE] [STAGE...]
+    python -m reprolab.seeds [STAGE...] [--seeds 1 2 3] [--jobs J] [--set KEY=VALUE...] [--out FILE]
     (make seeds: the whole pipeline, default params, into reports/seeds.json)
 
 Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; a seed whose run is

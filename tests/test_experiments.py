@@ -171,7 +171,7 @@ def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
 def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run(repo):
     sh(repo, "git", "reset", "-q", "--hard")
     seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]
-    sh(repo, sys.executable, "-m", "reprolab.seeds", "--seeds", str(seed), str(seed + 1), "evaluate@advertising")
+    sh(repo, sys.executable, "-m", "reprolab.seeds", "evaluate@advertising", "--seeds", str(seed), str(seed + 1))
     summary = json.loads((repo / "reports/seeds.json").read_text())
     assert summary["seeds"] == [seed, seed + 1]
     r2 = summary["metrics"]["metrics/advertising.json"]["test.r2"]
