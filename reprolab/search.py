@@ -31,7 +31,7 @@ SPACE_FILE = Path("search.yaml")
 OUT = Path("reports/search")
 
 
-def _distribution(key: str, spec: dict[str, Any]):
+def _distribution(spec: dict[str, Any]):
     import optuna
 
     if "choices" in spec:  # lists (layer widths) travel as their YAML text: Optuna wants scalars
@@ -55,7 +55,7 @@ def load_space(task: str, path: Path = SPACE_FILE) -> dict[str, Any]:
             "trials": int(spec["trials"]),
             "batch": int(spec.get("batch", 1)),
             "sampler": spec.get("sampler", "tpe"),  # or grid
-            "space": {key: _distribution(key, value) for key, value in spec["space"].items()},
+            "space": {key: _distribution(value) for key, value in spec["space"].items()},
         }
     except FileNotFoundError:
         raise UserError(f"{path}: not found") from None
