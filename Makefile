@@ -43,8 +43,8 @@ report: $(VENV)/.installed  ## the pull-request report against BASE (default mai
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
-seeds: $(VENV)/.installed  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json
-	python -m reprolab.seeds
+seeds: $(VENV)/.installed  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json; VARIANT=mnist-mlp: a variant's
+	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))
 	python -m reprolab.results
 
 search: $(VENV)/.installed  ## the Optuna study of search.yaml for TASK=... (queued experiments) -> reports/search/

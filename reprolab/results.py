@@ -58,13 +58,28 @@ def table(root: Path) -> str:
         details = json.loads((root / "reports" / name / "details.json").read_text())
         spread = seeds.get("metrics", {}).get(f"metrics/{name}.json")
         model = f"{details['model']['name']}, {details['model']['parameters']:,} parameters"
-        test = _figures(metrics.get("test", {}), spread, "test.") or "(no test split)"
-        for subset, values in metrics.items():
-            if subset not in ("train", "val", "test"):
-                test += f"; {subset}: {_figures(values, spread, f'{subset}.')}"
-        data = _provenance(details["sources"])
-        lines.append(f"| {name} | {model} | {_figures(metrics['val'], spread, 'val.')} | {test} | {data} |")
+        lines.append(_row(name, model, metrics, spread, _provenance(details["sources"])))
+    for path in sorted((root / "reports").glob("seeds-*.json")):  # variants: make seeds VARIANT=...
+        variant = json.loads(path.read_text())
+        name = variant["targets"][0].partition("@")[2]
+        spread = variant["metrics"][f"metrics/{name}.json"]
+        metrics: dict[str, dict] = {}
+        for key, figure in spread.items():
+            split, _, metric = key.partition(".")
+            metrics.setdefault(split, {})[metric] = figure["mean"]
+        settings = ", ".join(o.removeprefix("++").removeprefix(f"tasks.{name}.") for o in variant["overrides"])
+        variant_seeds = ", ".join(map(str, variant["seeds"]))
+        model = f"`{path.stem.removeprefix('seeds-')}`: {settings} (seeds {variant_seeds})"
+        lines.append(_row(name, model, metrics, spread, "as above"))
     return "\n".join(lines)
+
+
+def _row(name: str, model: str, metrics: dict, spread: dict | None, data: str) -> str:
+    test = _figures(metrics.get("test", {}), spread, "test.") or "(no test split)"
+    for subset, values in metrics.items():
+        if subset not in ("train", "val", "test"):
+            test += f"; {subset}: {_figures(values, spread, f'{subset}.')}"
+    return f"| {name} | {model} | {_figures(metrics['val'], spread, 'val.')} | {test} | {data} |"
 
 
 def selection(root: Path) -> str:
@@ -75,9 +90,14 @@ def selection(root: Path) -> str:
     for path in sorted((root / "reports" / "search").glob("*.json")):
         study = json.loads(path.read_text())
         best = "maximised" if study["direction"] == "maximize" else "minimised"
+        fixed = "".join(f", {key}={value}" for key, value in study.get("set", {}).items())
+        what = f" ({study['task']}{fixed})" if fixed else ""
+        seeds = study.get("seeds", [study.get("seed")])
+        over = f" (the mean over seeds {', '.join(map(str, seeds))})" if len(seeds) > 1 else ""
         parts.append(
-            f"**{study['task']}**: {len(study['trials'])} trials, val {study['metric'].removeprefix('val.')} "
-            f"{best}; the best {min(SHOWN_TRIALS, len(study['trials']))} (all: reports/search/{path.stem}.md):\n\n"
+            f"**{path.stem}**{what}: {len(study['trials'])} trials, "
+            f"val {study['metric'].removeprefix('val.')}{over} {best}; the best "
+            f"{min(SHOWN_TRIALS, len(study['trials']))} (all: reports/search/{path.stem}.md):\n\n"
             + trials_table(study, SHOWN_TRIALS)
         )
     return "\n".join(parts) or "(no search committed)\n"

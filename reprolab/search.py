@@ -1,16 +1,18 @@
 """The searches that chose a task's defaults: an Optuna study whose trials are DVC experiments.
 
-    python -m reprolab.search TASK [--trials N] [--jobs J]     (make search TASK=...)
+    python -m reprolab.search NAME [--trials N] [--jobs J]     (make search TASK=NAME)
 
-search.yaml names the training seed of every trial (42: apart from the seeds 1, 2 and 3 that
-the reported figures average over, so that no seed is both chosen on and reported) and, per
-task, the params searched (keys under `tasks.TASK.` in params.yaml),
-their ranges, the validation metric to optimise and the number of trials. Each round asks
-the study for `batch` trials, queues one `dvc exp run -S ... evaluate@TASK` each (named
-TASK-STAMP-N), runs them and tells the study their validation figure. Only validation
-figures are read: the test split never takes part in a choice. The trials, best first, go
-to reports/search/TASK.json and .md (the README's selection table); the best one's
-overrides are printed, to be copied into params.yaml by hand.
+search.yaml names the training seed(s) of every trial (42, 43, ...: apart from the seeds 1, 2
+and 3 that the reported figures average over, so that no seed is both chosen on and reported)
+and, per search, the params searched (keys under `tasks.TASK.` in params.yaml), their ranges,
+the validation metric to optimise and the number of trials. A search is named after its task,
+or names it (`task:`) and fixes some params (`set:`), e.g. the mnist `mlp` variant. Each round
+asks the study for `batch` trials, queues one `dvc exp run -S ... evaluate@TASK` per trial and
+seed (named NAME-STAMP-N[-sSEED]), runs them and tells the study their validation figure, the
+mean over the seeds where there are several. Only validation figures are read: the test split
+never takes part in a choice. The trials, best first, go to reports/search/NAME.json and .md
+(the README's selection table); the best one's overrides are printed, to be copied into
+params.yaml (or the variant's recipe) by hand.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import yaml
 
 from reprolab import experiments
-from reprolab.files import UserError, write_json, write_text
+from reprolab.files import UserError, read_json, write_json, write_text
 
 SPACE_FILE = Path("search.yaml")
 OUT = Path("reports/search")
@@ -44,12 +46,15 @@ def _distribution(spec: dict[str, Any]):
     return optuna.distributions.FloatDistribution(float(low), float(high), log=bool(spec.get("log")))
 
 
-def load_space(task: str, path: Path = SPACE_FILE) -> dict[str, Any]:
+def load_space(name: str, path: Path = SPACE_FILE) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
-        spec = data[task]
+        spec = data[name]
+        seeds = spec.get("seeds", data["seed"])
         return {
-            "seed": int(data["seed"]),
+            "task": spec.get("task", name),
+            "set": dict(spec.get("set", {})),  # fixed for every trial
+            "seeds": [int(s) for s in (seeds if isinstance(seeds, list) else [seeds])],
             "metric": spec["metric"],
             "direction": spec["direction"],
             "trials": int(spec["trials"]),
@@ -61,7 +66,7 @@ def load_space(task: str, path: Path = SPACE_FILE) -> dict[str, Any]:
         raise UserError(f"{path}: not found") from None
     except (KeyError, TypeError, ValueError) as err:
         raise UserError(
-            f"{path}: needs seed, and {task}: metric, direction, trials and space ({type(err).__name__}: {err})"
+            f"{path}: needs seed, and {name}: metric, direction, trials and space ({type(err).__name__}: {err})"
         ) from None
 
 
@@ -84,30 +89,35 @@ def _study(config: dict[str, Any], seed: int):
     return study
 
 
-def search(task: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -> list[dict[str, Any]]:
+def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -> list[dict[str, Any]]:
     import optuna
 
-    config = load_space(task)
-    trials = trials or config["trials"]
+    config = load_space(name)
+    task, seeds, trials = config["task"], config["seeds"], trials or config["trials"]
+    fixed = [override(task, k, v) for k, v in config["set"].items()]
     study = _study(config, seed)
     stamp, rows = time.strftime("%Y%m%d-%H%M%S"), []
     while len(rows) < trials:
         asked = [study.ask(config["space"]) for _ in range(min(config["batch"], trials - len(rows)))]
-        names = {f"{task}-{stamp}-{t.number}": t for t in asked}
-        runs = {
-            name: [f"seed={config['seed']}", *(override(task, k, v) for k, v in t.params.items())]
-            for name, t in names.items()
-        }
+        asked = {f"{name}-{stamp}-{t.number}": t for t in asked}
+        runs = {}
+        for trial_name, t in asked.items():
+            for s in seeds:  # one experiment per seed; its name carries the seed where there are several
+                searched = [override(task, k, v) for k, v in t.params.items()]
+                runs[trial_name + (f"-s{s}" if len(seeds) > 1 else "")] = [f"seed={s}", *fixed, *searched]
         results = experiments.run(runs, (f"evaluate@{task}",), jobs)
-        for name, trial in names.items():
-            figures = (results[name] or {}).get(f"metrics/{task}.json", {})
-            val, value = figures.get("val", {}), experiments.lookup(figures, config["metric"])
+        for trial_name, trial in asked.items():
+            mine = [n for n in runs if n == trial_name or n.startswith(f"{trial_name}-s")]
+            figures = [(results[n] or {}).get(f"metrics/{task}.json", {}).get("val") for n in mine]
+            val = _mean(figures) if all(figures) else {}
+            value = experiments.lookup({"val": val}, config["metric"])
             if isinstance(value, int | float) and math.isfinite(value):
                 study.tell(trial, value)
             else:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            rows.append({"trial": trial.number, "experiment": name, "params": trial.params, "val": val})
-            print(f"{name}: {config['metric']} {value}  {' '.join(runs[name][1:])}", flush=True)
+            rows.append({"trial": trial.number, "experiment": mine[0], "params": trial.params, "val": val})
+            rows[-1] |= {"experiments": mine} if len(mine) > 1 else {}
+            print(f"{trial_name}: {config['metric']} {value}  {' '.join(runs[mine[0]][1:])}", flush=True)
     sign = -1 if config["direction"] == "maximize" else 1
 
     def rank(row: dict[str, Any]) -> float:  # best first, failed trials last
@@ -115,11 +125,29 @@ def search(task: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
         return sign * value if isinstance(value, int | float) else math.inf
 
     order = sorted(rows, key=rank)
-    result = {"task": task, "metric": config["metric"], "direction": config["direction"], "seed": config["seed"]}
-    result["trials"] = order
-    write_json(OUT / f"{task}.json", result)
-    write_text(OUT / f"{task}.md", table(result))
+    result = {"search": name, "task": task, "set": config["set"], "seeds": seeds}
+    result |= {"metric": config["metric"], "direction": config["direction"], "trials": order}
+    write_json(OUT / f"{name}.json", result)
+    write_text(OUT / f"{name}.md", table(result))
     return order
+
+
+def chosen(name: str) -> tuple[str, list[str]]:
+    """A search's task and the overrides of its outcome: its fixed `set:` and its best trial's
+    params (reports/search/NAME.json), e.g. what the mnist `mlp` variant runs with."""
+    config = load_space(name)
+    path = OUT / f"{name}.json"
+    trials = read_json(path)["trials"] if path.exists() else []
+    if not trials:
+        raise UserError(f"{path}: no trial (run: make search TASK={name})")
+    best = trials[0]
+    found = config["set"] | best["params"]
+    return config["task"], [override(config["task"], k, v) for k, v in found.items()]
+
+
+def _mean(figures: list[dict[str, float]]) -> dict[str, float]:
+    """Each validation figure's mean over the seeds of a trial (one seed: its figures)."""
+    return {key: sum(f[key] for f in figures) / len(figures) for key in figures[0] if all(key in f for f in figures)}
 
 
 def _cell(value: Any) -> str:
@@ -146,17 +174,17 @@ def main() -> None:
     from reprolab.cli import guarded
 
     parser = argparse.ArgumentParser(prog="python -m reprolab.search", description=__doc__.split("\n\n")[0])
-    parser.add_argument("task")
+    parser.add_argument("search", help="a search of search.yaml: a task's name, or a variant's (e.g. mnist-mlp)")
     parser.add_argument("--trials", type=int, help="default: search.yaml's")
     parser.add_argument("--jobs", type=int, default=1, help="experiments at a time (default 1)")
     args = parser.parse_args()
 
     def work() -> None:
-        best = search(args.task, args.trials, args.jobs)[0]
+        best, task = search(args.search, args.trials, args.jobs)[0], load_space(args.search)["task"]
         print(f"best ({best['experiment']}): dvc exp apply {best['experiment']}, or set in params.yaml:")
-        print("  " + " ".join(f"-S {override(args.task, k, v)}" for k, v in best["params"].items()))
+        print("  " + " ".join(f"-S {override(task, k, v)}" for k, v in best["params"].items()))
 
-    guarded(f"search@{args.task}", work)
+    guarded(f"search@{args.search}", work)
 
 
 if __name__ == "__main__":

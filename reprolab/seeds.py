@@ -1,13 +1,18 @@
 """The pipeline over several training seeds: how much of a result is the seed's.
 
     python -m reprolab.seeds [STAGE...] [--seeds 1 2 3] [--jobs J] [--set KEY=VALUE...] [--out FILE]
-    (make seeds: the whole pipeline, default params, into reports/seeds.json)
+    python -m reprolab.seeds --variant NAME [--seeds ...] [--jobs J]
+    (make seeds: the whole pipeline, default params, into reports/seeds.json;
+     make seeds VARIANT=mnist-mlp: a variant of search.yaml into reports/seeds-mnist-mlp.json)
 
 Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; a seed whose run is
 already in the run cache costs nothing), runs them, and writes reports/seeds.json: for
 every headline metric, its value under each seed, the mean and the standard deviation
 (sample, ddof 1). The README's results table shows mean ± std from it, and the pull-request
 gate takes that spread as the noise a change must exceed to count as a regression.
+
+A variant (a search of search.yaml that names its task and fixes some params, e.g. mnist's
+`mlp`) runs its task's evaluate stage with its fixed params and its search's best trial.
 """
 
 from __future__ import annotations
@@ -83,13 +88,21 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--jobs", type=int, default=1, help="experiments at a time (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a param for every run")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--variant", metavar="NAME", help="a search of search.yaml: its settings and best trial")
+    parser.add_argument("--out", type=Path, help=f"default: {OUT}, or reports/seeds-NAME.json for a variant")
     parser.add_argument("targets", nargs="*", help="stages to run (default: the whole pipeline)")
     args = parser.parse_args()
 
     def work() -> None:
-        run_seeds(args.seeds, args.jobs, tuple(args.targets), tuple(args.set), args.out)
-        print(f"{args.out}: seeds {' '.join(map(str, args.seeds))}")
+        targets, overrides, out = tuple(args.targets), tuple(args.set), args.out or OUT
+        if args.variant:
+            from reprolab.search import chosen
+
+            task, found = chosen(args.variant)
+            targets, overrides = targets or (f"evaluate@{task}",), (*found, *overrides)
+            out = args.out or OUT.with_name(f"seeds-{args.variant}.json")
+        run_seeds(args.seeds, args.jobs, targets, overrides, out)
+        print(f"{out}: seeds {' '.join(map(str, args.seeds))}")
 
     guarded("seeds", work)
 

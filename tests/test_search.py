@@ -75,11 +75,13 @@ def test_the_committed_search_spaces_parse_and_name_params_of_their_task():
     spaces = yaml.safe_load((ROOT / "search.yaml").read_text())
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert spaces.pop("seed") not in (1, 2, 3)  # the seeds the reported figures average over
-    for task, spec in spaces.items():
-        assert task in params["tasks"], task
-        search.load_space(task, ROOT / "search.yaml")
+    for name, spec in spaces.items():
+        task = spec.get("task", name)
+        assert task in params["tasks"], name
+        assert all(s not in (1, 2, 3) for s in spec.get("seeds", [])), name
+        search.load_space(name, ROOT / "search.yaml")
         assert spec["metric"].startswith("val."), f"{task}: a search chooses on validation figures only"
-        for key in spec["space"]:
+        for key in [*spec["space"], *spec.get("set", {})]:
             section, _, name = key.partition(".")
             assert section in ("train", "model", "features") and name, key
 
@@ -114,3 +116,48 @@ def test_a_grid_runs_every_combination_once(workdir, monkeypatch):
     assert sorted((t["params"]["train.lr"], t["params"]["model.dropout"]) for t in trials) == [
         (0.01, 0.0), (0.01, 0.5), (0.1, 0.0), (0.1, 0.5),
     ]  # fmt: skip
+
+
+def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seeds(workdir, monkeypatch):
+    space = {"task": "toy", "set": {"model.name": "mlp"}, "seeds": [42, 43], "metric": "val.loss"}
+    space |= {"direction": "minimize", "trials": 2, "batch": 2, "sampler": "grid"}
+    space["space"] = {"train.lr": {"choices": [0.1, 0.01]}}
+    (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy-mlp": space}))
+    queued = {}
+
+    def fake_run(runs, targets, jobs):
+        assert targets == ("evaluate@toy",)
+        queued.update(runs)
+        loss = {n: float(o[0].removeprefix("seed=")) / 100 + float(o[-1].split("=")[1]) for n, o in runs.items()}
+        return {n: {"metrics/toy.json": {"val": {"loss": v}, "test": {"loss": 0.0}}} for n, v in loss.items()}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    trials = search.search("toy-mlp")
+    assert len(queued) == 4  # two trials, two seeds each
+    assert all(o[1] == "++tasks.toy.model.name=mlp" for o in queued.values())
+    assert {o[0] for o in queued.values()} == {"seed=42", "seed=43"}
+    assert [t["params"]["train.lr"] for t in trials] == [0.01, 0.1]
+    assert trials[0]["val"]["loss"] == pytest.approx(0.01 + 0.425)  # the mean of seeds 42 and 43
+    assert len(trials[0]["experiments"]) == 2 and trials[0]["experiment"] in trials[0]["experiments"]
+    saved = json.loads((workdir / "reports/search/toy-mlp.json").read_text())
+    assert saved["task"] == "toy" and saved["set"] == {"model.name": "mlp"} and saved["seeds"] == [42, 43]
+
+
+def test_a_variant_runs_with_its_fixed_params_and_its_best_trial(workdir, monkeypatch):
+    space = {"task": "toy", "set": {"model.name": "mlp"}, "metric": "val.loss", "direction": "minimize"}
+    space |= {"trials": 2, "space": {"train.lr": {"choices": [0.1, 0.01]}}}
+    (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy-mlp": space}))
+    with pytest.raises(UserError, match="no trial"):
+        search.chosen("toy-mlp")
+    best = {"trials": [{"params": {"train.lr": 0.01}}, {"params": {"train.lr": 0.1}}]}
+    (workdir / "reports/search").mkdir(parents=True)
+    (workdir / "reports/search/toy-mlp.json").write_text(json.dumps(best))
+    assert search.chosen("toy-mlp") == ("toy", ["++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"])
+    ran = {}
+    monkeypatch.setattr(seeds, "run_seeds", lambda *args: ran.setdefault("args", args))
+    monkeypatch.setattr("sys.argv", ["seeds", "--variant", "toy-mlp", "--seeds", "7"])
+    seeds.main()
+    assert ran["args"] == (
+        [7], 1, ("evaluate@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
+        Path("reports/seeds-toy-mlp.json"),
+    )  # fmt: skip
