@@ -5,8 +5,10 @@
     (make seeds: the whole pipeline, default params, into reports/seeds.json;
      make seeds VARIANT=mnist-mlp: a variant of search.yaml into reports/seeds-mnist-mlp.json)
 
-Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; a seed whose run is
-already in the run cache costs nothing), runs them, and writes reports/seeds.json: for
+Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; the committed seed's
+stages are up to date and skipped, but DVC keeps no run cache for a stage with a
+`cache: false` output, so train and evaluate run again for every other seed, however often
+it ran before), runs them, and writes reports/seeds.json: for
 every headline metric, its value under each seed, the mean and the standard deviation
 (sample, ddof 1). The README's results table shows mean ± std from it, and the pull-request
 gate takes that spread as the noise a change must exceed to count as a regression.
