@@ -100,14 +100,14 @@ def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
     while len(rows) < trials:
         asked = [study.ask(config["space"]) for _ in range(min(config["batch"], trials - len(rows)))]
         asked = {f"{name}-{stamp}-{t.number}": t for t in asked}
-        runs = {}
+        runs, names = {}, {}  # one experiment per trial and seed; its name carries the seed where there are several
         for trial_name, t in asked.items():
-            for s in seeds:  # one experiment per seed; its name carries the seed where there are several
-                searched = [override(task, k, v) for k, v in t.params.items()]
-                runs[trial_name + (f"-s{s}" if len(seeds) > 1 else "")] = [f"seed={s}", *fixed, *searched]
+            searched = [override(task, k, v) for k, v in t.params.items()]
+            names[trial_name] = [trial_name + (f"-s{s}" if len(seeds) > 1 else "") for s in seeds]
+            runs |= {n: [f"seed={s}", *fixed, *searched] for n, s in zip(names[trial_name], seeds, strict=True)}
         results = experiments.run(runs, (f"evaluate@{task}",), jobs)
         for trial_name, trial in asked.items():
-            mine = [n for n in runs if n == trial_name or n.startswith(f"{trial_name}-s")]
+            mine = names[trial_name]
             figures = [(results[n] or {}).get(f"metrics/{task}.json", {}).get("val") for n in mine]
             val = _mean(figures) if all(figures) else {}
             value = experiments.lookup({"val": val}, config["metric"])

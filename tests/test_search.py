@@ -82,8 +82,8 @@ def test_the_committed_search_spaces_parse_and_name_params_of_their_task():
         search.load_space(name, ROOT / "search.yaml")
         assert spec["metric"].startswith("val."), f"{task}: a search chooses on validation figures only"
         for key in [*spec["space"], *spec.get("set", {})]:
-            section, _, name = key.partition(".")
-            assert section in ("train", "model", "features") and name, key
+            section, _, param = key.partition(".")
+            assert section in ("train", "model", "features") and param, key
 
 
 def test_the_seed_summary_is_mean_and_sample_std_of_every_metric_all_seeds_have():
