@@ -40,7 +40,7 @@ def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> p
     features = [*encoder.numeric, *encoder.categorical]
     frame = _read_csv(path, header=True)
     if set(features) <= set(frame.columns):
-        rows, header = frame[features], True
+        header = True
     else:
         task = get(saved["task"])
         layout = task.headerless
@@ -54,11 +54,13 @@ def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> p
                 f"{path}: expected {leading} or {len(layout)} comma-separated values a line, found {frame.shape[1]}"
             )
         frame.columns = list(layout[: frame.shape[1]])
-        rows, header = frame[features], False
-    if rows.empty:
+        header = False
+    if frame.empty:
         raise UserError(f"{path}: no rows")
-    rows = rows.replace("", np.nan)
-    return check_values(rows, path, header, list(rows.columns), tuple(encoder.numeric))
+    # Checked as the file lays them out, so that an error names the file's own line and column;
+    # a column the model does not read (sales, an index, a dropped feature) is not checked.
+    frame = frame.assign(**{c: "0" for c in frame.columns if c not in features}).replace("", np.nan)
+    return check_values(frame, path, header, list(frame.columns), tuple(encoder.numeric))[features]
 
 
 def read_tables(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:

@@ -94,9 +94,12 @@ def advertising_model(workdir):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("TV,radio\n1,2\n", "the header lacks column(s) newspaper"),
+        ("TV\n1\n", "the header lacks column(s) radio"),
         ("TV,radio,newspaper\n1,abc,3\n", "line 2, column 2 (radio): 'abc' is not a finite number"),
         ("TV,radio,newspaper\n1,,3\n", "line 2, column 2 (radio): '' is empty or not a number (NaN)"),
+        # the file's own columns are named, whatever their order and whatever else the file holds
+        ("sales,radio,TV\n1,,3\n", "line 2, column 2 (radio): '' is empty or not a number (NaN)"),
+        ("newspaper,TV,radio\n5,x,2\n", "line 2, column 2 (TV): 'x' is not a finite number"),
         ("", "empty"),
         ("TV,radio,newspaper\n", "no rows"),
     ],
