@@ -180,9 +180,9 @@ def main() -> None:
     args = parser.parse_args()
 
     def work() -> None:
-        best, task = search(args.search, args.trials, args.jobs)[0], load_space(args.search)["task"]
+        best = search(args.search, args.trials, args.jobs)[0]
         print(f"best ({best['experiment']}): dvc exp apply {best['experiment']}, or set in params.yaml:")
-        print("  " + " ".join(f"-S {override(task, k, v)}" for k, v in best["params"].items()))
+        print("  " + " ".join(f"-S {o}" for o in chosen(args.search)[1]))
 
     guarded(f"search@{args.search}", work)
 
