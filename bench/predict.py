@@ -32,7 +32,8 @@ def run(task: str, inputs: list[Path], floor) -> None:
 
     def predict() -> None:
         ids, x = prediction.READERS[saved["modality"]](inputs, saved)
-        predictions_table(ids, outputs(model, x, saved["kind"]), saved["kind"], saved["classes"])
+        out = outputs(model, x, saved["kind"])
+        predictions_table(ids, out, saved["kind"], saved["classes"], saved["config"]["threshold"])
 
     predict()  # warm up
     seconds = min(timed(predict) for _ in range(3))

@@ -48,6 +48,7 @@ def load(path: Path, task: str) -> tuple[dict[str, Any], nn.Module]:
     saved = load_tensors(path, f"train@{task}")
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise UserError(f"{path}: a model file of an older layout; run: dvc repro --force train@{task}")
+    saved["config"].setdefault("threshold", 0.5)  # saved before models had one: the plain rule
     model = build(saved["config"])
     model.load_state_dict(saved["state_dict"])
     return saved, model.eval()

@@ -158,8 +158,8 @@ def input_key(config: dict[str, Any]) -> str:
 
 def build(config: dict[str, Any]) -> nn.Module:
     """config: the task's model params plus n_in, n_out and, for images, normalize
-    (as saved in the checkpoint)."""
-    options = {key: value for key, value in config.items() if key not in ("name", "normalize")}
+    (as saved in the checkpoint). The threshold is the decision rule's, not a layer's."""
+    options = {key: value for key, value in config.items() if key not in ("name", "normalize", "threshold")}
     model = MODELS[config["name"]](**options)
     # Convolutions run 1.3-1.8x faster in channels-last layout on the CPU (bench/images.py).
     convolutional = config["name"] in IMAGE_ONLY

@@ -67,6 +67,10 @@ class SplitParams(StrictModel):
     test: Fraction
     random_state: Annotated[int, Field(ge=0)]
     stratify: bool = False
+    holdout: list[str] = Field(
+        default_factory=list,
+        description="groups (the task's group column, e.g. nslkdd's attack names) whose rows all go to validation",
+    )
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> SplitParams:
@@ -97,6 +101,7 @@ class ModelParams(StrictModel):
     channels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     convs_per_block: Annotated[int, Field(ge=1)] = 1
     dim: Annotated[int, Field(ge=1, description="fasttext: the width of the n-gram embeddings")] = 64
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary: class 1 above this probability")] = 0.5
 
 
 class NoSource(StrictModel):
@@ -166,6 +171,10 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
             raise UserError(
                 f"{source}: tasks.{name}.model.name: {model.name} needs {needs} data, {name} has {task.modality}"
             )
+        if model.threshold != 0.5 and task.kind != "binary":
+            raise UserError(f"{source}: tasks.{name}.model.threshold: for binary tasks only")
+        if params.task(name).split.holdout and task.group is None:
+            raise UserError(f"{source}: tasks.{name}.split.holdout: {name} has no groups to hold out")
         if model.name == "cnn" and not model.channels:
             raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
         if task.kind != "multiclass" and params.train_for(name).label_smoothing:

@@ -159,7 +159,8 @@ def run(task: str, inputs: list[Path], output: Path | None, model_path: Path) ->
     if saved["task"] != task:
         raise UserError(f"{model_path}: a model of {saved['task']}, not {task}")
     ids, x = READERS[saved["modality"]](inputs, saved)
-    result = predictions_table(ids, outputs(model, x, saved["kind"]), saved["kind"], saved["classes"])
+    out = outputs(model, x, saved["kind"])
+    result = predictions_table(ids, out, saved["kind"], saved["classes"], saved["config"]["threshold"])
     text = result.to_csv(index=False, float_format="%.9g")
     if output is None:
         print(text, end="")

@@ -71,7 +71,10 @@ def load_space(name: str, path: Path = SPACE_FILE) -> dict[str, Any]:
 
 
 def override(task: str, key: str, value: Any) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, list):  # a fixed list (set:), e.g. the attack types held out: [a, b]
+        text = yaml.safe_dump(value, default_flow_style=True, width=math.inf).strip()
+    else:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
     return f"++tasks.{task}.{key}={text}"  # ++: set, whether params.yaml names the key or not
 
 

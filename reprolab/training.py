@@ -51,24 +51,25 @@ def forward(model: nn.Module, x: Tensor, kind: str) -> Tensor:
     return out if kind == "multiclass" else out.squeeze(-1)
 
 
-def predicted_class(out: Tensor, kind: str) -> Tensor:
-    return (out > 0).long() if kind == "binary" else out.argmax(dim=1)
+def predicted_class(out: Tensor, kind: str, threshold: float = 0.5) -> Tensor:
+    """Binary: class 1 where its probability is above `threshold` (the logit above its logit)."""
+    return (out > math.log(threshold / (1.0 - threshold))).long() if kind == "binary" else out.argmax(dim=1)
 
 
-def predict(out: Tensor, kind: str) -> tuple[Tensor, Tensor]:
+def predict(out: Tensor, kind: str, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
     """(prediction, score): class and probability of class 1 (binary), class and
     class probabilities (multiclass), or the value twice (regression)."""
     if kind == "binary":
-        return predicted_class(out, kind), torch.sigmoid(out)
+        return predicted_class(out, kind, threshold), torch.sigmoid(out)
     if kind == "multiclass":
         return predicted_class(out, kind), out.softmax(dim=1)
     return out, out
 
 
-def predictions_table(ids: list, out: Tensor, kind: str, classes: list[str]) -> pd.DataFrame:
+def predictions_table(ids: list, out: Tensor, kind: str, classes: list[str], threshold: float = 0.5) -> pd.DataFrame:
     """The predictions as `evaluate` writes them (reports/T/predictions.csv) and `reprolab predict`
     prints them: id, label by name and each class's probability (regression: the value)."""
-    pred, score = (t.numpy() for t in predict(out, kind))
+    pred, score = (t.numpy() for t in predict(out, kind, threshold))
     if kind == "regression":
         return pd.DataFrame({"id": ids, "prediction": pred})
     probabilities = score if kind == "multiclass" else np.stack([1.0 - score, score], axis=1)
@@ -77,8 +78,8 @@ def predictions_table(ids: list, out: Tensor, kind: str, classes: list[str]) -> 
     return pd.DataFrame(columns)
 
 
-def correct(out: Tensor, y: Tensor, kind: str) -> Tensor:
-    return (predicted_class(out, kind) == y.long()).sum()
+def correct(out: Tensor, y: Tensor, kind: str, threshold: float = 0.5) -> Tensor:
+    return (predicted_class(out, kind, threshold) == y.long()).sum()
 
 
 @torch.no_grad()
@@ -218,6 +219,7 @@ def fit(
     on_epoch: Callable[[Epoch], None] = lambda epoch: None,
     checkpoint: Path | None = None,
     fingerprint: str = "",
+    threshold: float = 0.5,
 ) -> FitResult:
     """Train `model` in place. With patience > 0, stop once validation loss has not
     improved for that many epochs and restore the weights of the best epoch.
@@ -269,7 +271,7 @@ def fit(
                 scheduler.step()
             loss_sum += loss.detach() * len(batch)
             if classify:
-                hits += correct(out.detach(), batch.y, kind)
+                hits += correct(out.detach(), batch.y, kind, threshold)
         if scheduler is not None and not per_step:
             scheduler.step()
         if world > 1:  # the whole split's loss and hits, from every process's share
@@ -282,7 +284,7 @@ def fit(
             train_loss=_check_finite(loss_sum.item() / len(train), "the training loss", epoch, lr),
             val_loss=_check_finite(loss_fn(val_out, val.y).item(), "the validation loss", epoch, lr),
             train_acc=hits.item() / len(train) if classify else None,
-            val_acc=correct(val_out, val.y, kind).item() / len(val) if classify else None,
+            val_acc=correct(val_out, val.y, kind, threshold).item() / len(val) if classify else None,
             lr=lr,
         )
         result.history.append(record)

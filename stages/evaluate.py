@@ -38,6 +38,7 @@ def evaluate(task: Task, params: Params) -> None:
     meta = read_json(paths.features(task.name) / "meta.json")
     classes = tuple(meta["classes"])
     loss_fn = LOSSES[task.kind]()
+    threshold = checkpoint["config"]["threshold"]
 
     splits = [s for s in paths.SPLITS if s in meta["rows"]]
     # Plots, figures, per-class figures and predictions are of the last split: test, or
@@ -48,7 +49,7 @@ def evaluate(task: Task, params: Params) -> None:
         data, ids = load_split(paths.features(task.name) / f"{split}.pt", input_key(checkpoint["config"]))
         out = outputs(model, data.x, task.kind)
         y = data.y.numpy()
-        pred, score = (t.numpy() for t in predict(out, task.kind))
+        pred, score = (t.numpy() for t in predict(out, task.kind, threshold))
         found = (
             metrics.regression(y, pred)
             if task.kind == "regression"
@@ -63,7 +64,7 @@ def evaluate(task: Task, params: Params) -> None:
         plots.mkdir()
         reports.mkdir()
         figures.curves(curves(task), reports / "curves.png", task.name)
-        predictions = predictions_table(ids.numpy().tolist(), out, task.kind, list(classes))
+        predictions = predictions_table(ids.numpy().tolist(), out, task.kind, list(classes), threshold)
         predictions.to_csv(reports / "predictions.csv", index=False, float_format="%.9g")
         if task.kind == "regression":
             pd.DataFrame({"actual": y, "predicted": pred}).to_csv(plots / "predicted_vs_actual.csv", index=False)

@@ -83,9 +83,11 @@ def train(task: Task, params: Params) -> None:
     if cfg.processes > 1:
         model = DistributedDataParallel(model)
     train_split, val_split = train_split.to(device), val_split.to(device)
+    # The accuracy curves decide as the model will: at its threshold (binary tasks).
     checkpoint = paths.checkpoint(task.name)
+    options = {"checkpoint": checkpoint, "fingerprint": fingerprint, "threshold": config["threshold"]}
     if rank > 0:  # only the first process writes curves, checkpoints and the model
-        fit(model, task.kind, train_split, val_split, cfg, generator, checkpoint=checkpoint, fingerprint=fingerprint)
+        fit(model, task.kind, train_split, val_split, cfg, generator, **options)
         dist.destroy_process_group()
         return
 
@@ -95,7 +97,7 @@ def train(task: Task, params: Params) -> None:
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
                 model, task.kind, train_split, val_split, cfg, generator,
-                on_epoch=lambda epoch: log_epoch(live, epoch), checkpoint=checkpoint, fingerprint=fingerprint,
+                on_epoch=lambda epoch: log_epoch(live, epoch), **options,
             )  # fmt: skip
             live.summary.update(
                 best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early,

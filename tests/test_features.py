@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from reprolab.features.table import TabularEncoder
+from reprolab.files import UserError
 from reprolab.params import SplitParams
 from reprolab.splitting import split_rows
 from reprolab.tasks.base import TARGET
@@ -64,3 +65,16 @@ def test_a_predefined_test_file_stays_whole():
     )
     assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == (70, 30, 30)
     assert parts["val"][TARGET].mean() == pytest.approx(0.5)
+
+
+def test_held_out_groups_go_to_validation_whole():
+    rows = frame(100).assign(kind=["a", "b", "c", "d"] * 25)
+    p = SplitParams(val=0.2, test=0.0, random_state=0, holdout=["c", "d"])
+    parts = split_rows({"train": rows, "test": frame(10)}, p, group="kind")
+    assert set(parts["train"]["kind"]) == {"a", "b"}  # training never sees c or d ...
+    assert (parts["val"]["kind"].isin(["c", "d"])).sum() == 50  # ... validation has all of them
+    assert len(parts["val"]) == 50 + 10 and parts["val"].index.is_monotonic_increasing  # and 20% of the rest
+    with pytest.raises(UserError, match="split.holdout: no kind named e in the train rows"):
+        split_rows(
+            {"train": rows, "test": frame(10)}, SplitParams(val=0.2, test=0.0, random_state=0, holdout=["e"]), "kind"
+        )

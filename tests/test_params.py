@@ -61,6 +61,9 @@ def test_task_overrides_win_over_defaults(data):
         (("train", "scheduler"), "linear", "train.scheduler: Input should be 'none', 'cosine', 'step' or 'onecycle'"),
         (("tasks", "news", "features", "chars"), [5, 3], "tasks.news.features: chars: [min, max] with min <= max"),
         (("tasks", "cifar10", "train", "crop_padding"), 20, "crop_padding: Input should be less than or equal to 16"),
+        (("tasks", "mnist", "model", "threshold"), 0.3, "tasks.mnist.model.threshold: for binary tasks only"),
+        (("tasks", "nslkdd", "model", "threshold"), 1.0, "tasks.nslkdd.model.threshold: Input should be less than 1"),
+        (("tasks", "mnist", "split", "holdout"), ["7"], "tasks.mnist.split.holdout: mnist has no groups to hold out"),
     ],
 )
 def test_bad_values_name_the_key_and_the_reason(data, path, value, expected):

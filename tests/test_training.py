@@ -140,6 +140,14 @@ def test_predictions_by_kind():
     assert predict(out, "regression")[0] is out
 
 
+def test_a_binary_threshold_moves_the_decision_not_the_probability():
+    out = torch.tensor([-3.0, -1.0, 0.0, 1.0])  # probabilities 0.047, 0.269, 0.5, 0.731
+    assert predict(out, "binary", 0.2)[0].tolist() == [0, 1, 1, 1]
+    assert predict(out, "binary", 0.8)[0].tolist() == [0, 0, 0, 0]
+    assert predict(out, "binary", 0.5)[0].tolist() == [0, 0, 0, 1]  # above, not at, the threshold
+    assert torch.equal(predict(out, "binary", 0.2)[1], torch.sigmoid(out))
+
+
 def test_device_choice():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in ("cpu", "cuda", "mps")

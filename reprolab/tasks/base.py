@@ -70,6 +70,7 @@ class Task:
     categorical: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()  # names of the class indices in TARGET
     extras: tuple[str, ...] = ()  # columns kept for `report`, not used as features
+    group: str | None = None  # the extra naming each row's group, for tasks.<name>.split.holdout
     sources: tuple[Source, ...] = ()
     source_params: type[StrictModel] = NoSource
     split_params: type[StrictModel] = SplitParams

@@ -86,6 +86,7 @@ TASK = Task(
     categorical=CATEGORICAL,
     classes=CLASSES,
     extras=("attack", "difficulty"),
+    group="attack",
     sources=(TRAIN, TEST),
     report=report,
     predefined_test=True,
