@@ -99,7 +99,7 @@ def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
     task, seeds, trials = config["task"], config["seeds"], trials or config["trials"]
     fixed = [override(task, k, v) for k, v in config["set"].items()]
     study = _study(config, seed)
-    stamp, rows = time.strftime("%Y%m%d-%H%M%S"), []
+    stamp, rows, order = time.strftime("%Y%m%d-%H%M%S"), [], []
     while len(rows) < trials:
         asked = [study.ask(config["space"]) for _ in range(min(config["batch"], trials - len(rows)))]
         asked = {f"{name}-{stamp}-{t.number}": t for t in asked}
@@ -121,14 +121,20 @@ def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
             rows.append({"trial": trial.number, "experiment": mine[0], "params": trial.params, "val": val})
             rows[-1] |= {"experiments": mine} if len(mine) > 1 else {}
             print(f"{trial_name}: {config['metric']} {value}  {' '.join(runs[mine[0]][1:])}", flush=True)
+        order = save(name, config, rows)  # after every round: a search cut short keeps what it ran
+    return order
+
+
+def save(name: str, config: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trials so far, best first (failed ones last), to reports/search/NAME.json and .md."""
     sign = -1 if config["direction"] == "maximize" else 1
 
-    def rank(row: dict[str, Any]) -> float:  # best first, failed trials last
+    def rank(row: dict[str, Any]) -> float:
         value = experiments.lookup(row, config["metric"])
         return sign * value if isinstance(value, int | float) else math.inf
 
     order = sorted(rows, key=rank)
-    result = {"search": name, "task": task, "set": config["set"], "seeds": seeds}
+    result = {"search": name, "task": config["task"], "set": config["set"], "seeds": config["seeds"]}
     result |= {"metric": config["metric"], "direction": config["direction"], "trials": order}
     write_json(OUT / f"{name}.json", result)
     write_text(OUT / f"{name}.md", table(result))

@@ -83,7 +83,7 @@ def test_the_committed_search_spaces_parse_and_name_params_of_their_task():
         assert spec["metric"].startswith("val."), f"{task}: a search chooses on validation figures only"
         for key in [*spec["space"], *spec.get("set", {})]:
             section, _, param = key.partition(".")
-            assert section in ("train", "model", "features") and param, key
+            assert section in ("train", "model", "features", "split") and param, key
 
 
 def test_the_seed_summary_is_mean_and_sample_std_of_every_metric_all_seeds_have():
@@ -141,6 +141,11 @@ def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seed
     assert len(trials[0]["experiments"]) == 2 and trials[0]["experiment"] in trials[0]["experiments"]
     saved = json.loads((workdir / "reports/search/toy-mlp.json").read_text())
     assert saved["task"] == "toy" and saved["set"] == {"model.name": "mlp"} and saved["seeds"] == [42, 43]
+
+
+def test_a_fixed_list_travels_as_one_override_on_one_line():
+    names = [f"attack_type_{i}" for i in range(12)]  # longer than YAML's default line width
+    assert search.override("toy", "split.holdout", names) == f"++tasks.toy.split.holdout=[{', '.join(names)}]"
 
 
 def test_a_variant_runs_with_its_fixed_params_and_its_best_trial(workdir, monkeypatch):
