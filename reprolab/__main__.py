@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from reprolab import paths, prediction
-from reprolab.cli import guarded
-from reprolab.tasks import NAMES
+from reprolab import kernels
+
+try:  # the pin the stages take, so that predict computes what evaluate computed
+    kernels.pin(kernels.configured())
+except kernels.KernelError as err:
+    sys.exit(f"error: predict: {err}")
+
+from reprolab import params, paths, prediction, tasks  # noqa: E402 (after the pin: they load torch)
+from reprolab.cli import guarded  # noqa: E402
+from reprolab.tasks import NAMES  # noqa: E402
+
+
+def _predict(task: str, inputs: list[Path], output: Path | None, model: Path) -> None:
+    if Path(params.PARAMS_FILE).exists():  # in the repository: evaluate's threads, evaluate's bits
+        kernels.check()
+        kernels.use_threads(params.load({task: tasks.get(task)}).train_for(task).threads)
+    prediction.run(task, inputs, output, model)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("--model", type=Path, help="the model file (default: models/TASK.pt)")
     args = parser.parse_args(argv)
     model = args.model or paths.model(args.task)
-    guarded("predict", lambda: prediction.run(args.task, args.inputs, args.output, model))
+    guarded("predict", lambda: _predict(args.task, args.inputs, args.output, model))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,26 @@
-"""What every stage entry point shares: arguments, params check, one-line errors."""
+"""What every stage entry point shares: arguments, params check, one-line errors, and the
+log of where and how long each stage ran (logs/runs.jsonl: for people, never for a record)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
+from reprolab import kernels, tasks
 from reprolab import params as params_module
-from reprolab import tasks
 from reprolab.files import UserError
 from reprolab.params import Params
 from reprolab.tasks.base import Task
+
+RUNS_LOG = Path("logs/runs.jsonl")  # git-ignored, not a DVC output: wall times, machine, mirror
 
 
 def _terminate(signum: int, frame) -> None:
@@ -26,12 +34,33 @@ def guarded(where: str, work: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         work()
-    except UserError as err:
+    except (UserError, kernels.KernelError) as err:
         print(f"error: {where}: {err}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"error: {where}: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def logged(stage: str, work: Callable[[], None]) -> Callable[[], None]:
+    """`work`, appending one line to RUNS_LOG when it succeeds: the stage, its wall time and
+    the volatile facts of the machine that ran it (the mirror location among them)."""
+
+    def timed() -> None:
+        started = time.perf_counter()
+        work()
+        entry = {
+            "stage": stage,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - started, 1),
+            "machine": kernels.machine(),
+            "mirror": os.environ.get("REPROLAB_MIRROR"),
+        }
+        RUNS_LOG.parent.mkdir(exist_ok=True)
+        with RUNS_LOG.open("a") as log:
+            log.write(json.dumps(entry) + "\n")
+
+    return timed
 
 
 def run(stage: Callable[[Task, Params], None]) -> None:
@@ -43,6 +72,10 @@ def run(stage: Callable[[Task, Params], None]) -> None:
 
     def work() -> None:
         task = tasks.get(args.task)
-        stage(task, params_module.load({task.name: task}))
+        checked = params_module.load({task.name: task})
+        if "torch" in sys.modules:  # a stage that computes with torch: its kernels and threads
+            kernels.check()
+            kernels.use_threads(checked.train_for(task.name).threads)
+        stage(task, checked)
 
-    guarded(f"{name}@{args.task}", work)
+    guarded(f"{name}@{args.task}", logged(f"{name}@{args.task}", work))

@@ -19,6 +19,9 @@ FIGURES = {
 }
 
 
+VOUCHED = {"manifest": "the mirror's SHA256SUMS"}
+
+
 def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -29,7 +32,8 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
     lines = [f"# {task.name}: model card", "", about, ""]
     lines += ["## Data", "", "| file | from | sha256 | vouched for by |", "|---|---|---|---|"]
     lines += [
-        f"| {name} | {s['origin']} | `{s['sha256']}` | {s['vouched_by']} |" for name, s in details["sources"].items()
+        f"| {name} | {s['origin']} | `{s['sha256']}` | {VOUCHED.get(s['vouched_by'], s['vouched_by'])} |"
+        for name, s in details["sources"].items()
     ] or ["| (generated) | | | |"]
     lines += ["", "Rows per split: " + ", ".join(f"{split} {n:,}" for split, n in rows.items()) + ".", ""]
     classes = ", ".join(task.classes) if task.classes else "one value"
@@ -54,15 +58,17 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
     run = details["training"]
     stopped = ", stopped early" if run["stopped_early"] else ""
     lines += ["## Environment", ""]
+    kernels = {
+        "portable": "kernels capped at AVX2 (`reproducible: portable`: the same bits on any x86-64 CPU with AVX2)",
+        "native": "this machine's own kernels (`reproducible: native`: a record of that machine only)",
+    }
     lines.append(
-        f"Trained on {run['device']} with torch {run['torch']}, {run['threads']} thread(s), {run['processes']} "
-        f"process(es): {run['epochs']} epochs (best {run['best_epoch']}{stopped}) in "
-        f"{details['wall_time']['train_seconds']} s."
+        f"Trained on {run['device']} with {kernels[run['reproducible']]}, {run['threads']} thread(s) "
+        f"(0: all cores), {run['processes']} process(es): {run['epochs']} epochs (best {run['best_epoch']}{stopped}). "
+        "Where and how long it ran is in `logs/runs.jsonl` of the machine that ran it, not here."
     )
     limits = list(task.limits)
-    if any(
-        s["vouched_by"] not in ("pin",) and not s["vouched_by"].startswith("none") for s in details["sources"].values()
-    ):
+    if any(s["vouched_by"] == "manifest" for s in details["sources"].values()):
         limits.append(
             "This data was accepted on a mirror's SHA256SUMS, not on the published checksum: a re-packed copy."
         )

@@ -42,7 +42,7 @@ class TrainParams(StrictModel):
     warmup: Fraction = Field(0.25, description="onecycle: the share of the steps spent rising to lr")
     label_smoothing: Fraction = Field(0.0, description="multiclass: the target's share spread over every class")
     patience: Annotated[int, Field(ge=0, description="early stopping on validation loss; 0 is off")]
-    threads: Annotated[int, Field(ge=0, le=1024, description="CPU threads for torch; 0 is torch's default")]
+    threads: Annotated[int, Field(ge=0, le=1024, description="CPU threads for torch; 0: all cores (native only)")]
     augment: bool = Field(description="images: a random crop of the padded image, and a horizontal flip")
     crop_padding: Annotated[int, Field(ge=0, le=16, description="augment: pixels of zero padding to crop from")] = 4
     flip: bool = Field(True, description="augment: flip half the images left to right (not for digits)")
@@ -124,6 +124,8 @@ def task_params_model(name: str, task: Any) -> type[StrictModel]:
 class Params(StrictModel):
     seed: Annotated[int, Field(ge=0)]
     device: Literal["auto", "cpu", "cuda", "mps"]
+    # portable: the same bits on any x86-64 CPU with AVX2; native: this CPU's fastest kernels
+    reproducible: Literal["portable", "native"]  # reprolab/kernels.py
     train: TrainParams
     tasks: Any  # replaced below by a model with one field per registered task
 
@@ -179,6 +181,11 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
             raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
         if task.kind != "multiclass" and params.train_for(name).label_smoothing:
             raise UserError(f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only")
+        if params.reproducible == "portable" and params.train_for(name).threads == 0:
+            raise UserError(
+                f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
+                "reproducible: portable needs a fixed count"
+            )
         if task.modality != "image" and params.train_for(name).augment:
             raise UserError(f"{source}: tasks.{name}.train.augment: augmentation is for images only")
     return params

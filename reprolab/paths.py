@@ -31,10 +31,6 @@ def live(task: str) -> Path:
     return Path("dvclive") / task
 
 
-def wall_time(task: str) -> Path:
-    return live(task) / "wall_time.json"
-
-
 def metrics(task: str) -> Path:
     return Path("metrics") / f"{task}.json"
 

@@ -8,6 +8,10 @@ renamed into place (and unpacked: gzip, or a tar archive extracted safely), so
 a failure leaves nothing behind. The check is the pinned checksum, unless the
 mirror holds a `SHA256SUMS` file (as `sha256sum` writes it) that lists the
 file: a mirror may so vouch for a re-packed copy, and then that line decides.
+
+What is recorded of a source names no machine: its origin is its canonical URL or
+`mirror` (wherever the mirror lies), beside the sha256 of the content read and what
+vouched for it: `pin`, `manifest` (the mirror's SHA256SUMS) or `none`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from reprolab.tasks.base import SOURCES_FILE, Source, Task
 MIRROR_ENV = "REPROLAB_MIRROR"
 CHUNK = 1 << 20
 MANIFEST = "SHA256SUMS"  # a mirror's own checksums of the files it serves
+MIRROR_ORIGIN = "mirror"  # the recorded origin of a file read from REPROLAB_MIRROR
 log = logging.getLogger(__name__)
 
 
@@ -186,7 +191,7 @@ def fetch(
     backoff: float = 1.0,
 ) -> dict[str, Any]:
     """Put `source`'s content into dest_dir (as `source.target`); return what vouched for it:
-    {"origin": URL or path, "sha256": of the content read, "vouched_by": ...}."""
+    {"origin": canonical URL or "mirror", "sha256": of the content read, "vouched_by": ...}."""
     mirror = os.environ.get(MIRROR_ENV, "")
     manifest, manifest_at = mirror_manifest(mirror) if mirror else ({}, "")
     if mirror.startswith(("http://", "https://")):
@@ -200,17 +205,18 @@ def fetch(
         urls = source.urls
 
     def check(download: Path, out: Path, origin: str) -> dict[str, Any]:
+        recorded = MIRROR_ORIGIN if mirror else origin  # the place read is in the messages only
         listed = manifest.get(source.filename)
         if listed is not None:
             seen = sha256_of(download)
             if seen != listed:
                 raise UserError(f"{origin}: sha256 {seen} does not match its line in {manifest_at} ({listed})")
             log.warning("%s: accepted on %s (sha256 %s), not on the pinned checksum", origin, manifest_at, seen)
-            return {"origin": origin, "sha256": unpack(source, download, out, origin, True), "vouched_by": manifest_at}
+            return {"origin": recorded, "sha256": unpack(source, download, out, origin, True), "vouched_by": "manifest"}
         pinned = source.sha256 is not None or source.md5 is not None
         sha256 = unpack(source, download, out, origin, False)
         return {
-            "origin": origin,
+            "origin": recorded,
             "sha256": sha256,
             "vouched_by": "pin" if pinned else "none (no checksum is published)",
         }

@@ -1,1 +1,14 @@
-"""One thin entry point per DVC stage (see dvc.yaml): parse, load params, call the library."""
+"""One thin entry point per DVC stage (see dvc.yaml): parse, load params, call the library.
+
+Importing this package pins what decides float results (reprolab/kernels.py) before any
+stage script loads torch or numpy: every stage passes through here, so none can forget it.
+"""
+
+import sys
+
+from reprolab import kernels
+
+try:
+    kernels.pin(kernels.configured())
+except kernels.KernelError as err:
+    sys.exit(f"error: {err}")

@@ -2,7 +2,7 @@
 
 metrics/T.json holds the headline figures only (what `dvc exp show` and `dvc metrics diff`
 show); reports/T/details.json holds everything: per-class figures, subsets, the data's
-sources, the training run's summary and environment.
+sources, the training run's summary and what decided its bits (device, kernels, threads).
 """
 
 from __future__ import annotations
@@ -97,7 +97,6 @@ def evaluate(task: Task, params: Params) -> None:
             "metrics": results,
             "sources": read_json(paths.raw(task.name) / SOURCES_FILE),
             "training": read_json(paths.live(task.name) / "metrics.json"),
-            "wall_time": read_json(paths.wall_time(task.name)),
         })  # fmt: skip
         headline = metrics.rounded(metrics.headline(task.kind, results, final))
         write_json(reports / "details.json", details)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from reprolab import params, paths, tasks
-from reprolab.cli import guarded
+from reprolab.cli import guarded, logged
 from reprolab.files import write_json
 
 
@@ -21,4 +21,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     argparse.ArgumentParser(prog="python -m stages.params", description=__doc__).parse_args()
-    guarded("params", main)
+    guarded("params", logged("params", main))

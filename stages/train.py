@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import time
 
 import torch
 import torch.distributed as dist
 from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 
-from reprolab import model_file, paths
+from reprolab import kernels, model_file, paths
 from reprolab.cli import run
-from reprolab.files import load_tensors, read_json, sha256_of, write_json
+from reprolab.files import load_tensors, read_json, sha256_of
 from reprolab.models import build, input_key
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
@@ -51,8 +51,6 @@ def train(task: Task, params: Params) -> None:
     if cfg.processes > 1 and "LOCAL_RANK" not in os.environ:
         return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     generator = seed_everything(params.seed)
     device = pick_device(params.device)
     if cfg.processes > 1:  # a process of torchrun's: gloo on the CPU, nccl between GPUs
@@ -61,6 +59,9 @@ def train(task: Task, params: Params) -> None:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if cfg.processes > 1 else 0
+    if rank == 0:  # where this record is made, for the log (the record itself names no machine)
+        gpu = f"; {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
+        logging.getLogger("train").info("%s%s", kernels.fingerprint(), gpu)
     features = paths.features(task.name)
     config = {**params.task(task.name).model.model_dump(), "n_in": meta["n_features"], "n_out": meta["n_outputs"]}
     config |= {key: meta[key] for key in ("normalize", "vocab_size") if key in meta}
@@ -93,18 +94,20 @@ def train(task: Task, params: Params) -> None:
 
     live_dir = paths.live(task.name)
     try:
-        started = time.perf_counter()
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
                 model, task.kind, train_split, val_split, cfg, generator,
                 on_epoch=lambda epoch: log_epoch(live, epoch), **options,
             )  # fmt: skip
+            # What decides the bits, and nothing that differs between two machines of one kind:
+            # the device (a GPU by name: a committed record is a CPU one), the kernels' mode, the
+            # threads as set (not what 0 resolves to); wall times go to logs/runs.jsonl.
             live.summary.update(
                 best_epoch=result.best_epoch, epochs=len(result.history), stopped_early=result.stopped_early,
-                device=str(device), torch=torch.__version__, threads=torch.get_num_threads(), processes=cfg.processes,
+                device=torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
+                reproducible=kernels.pinned(),
+                threads=cfg.threads, processes=cfg.processes,
             )  # fmt: skip
-        # The wall time varies run to run: kept apart from the curves and summary, which do not.
-        write_json(paths.wall_time(task.name), {"train_seconds": round(time.perf_counter() - started, 1)})
     except BaseException:
         shutil.rmtree(live_dir, ignore_errors=True)  # no half-written curves; the checkpoint stays
         raise

@@ -15,7 +15,7 @@ from reprolab.params import FeatureParams, NoSource, SplitParams, StrictModel
 
 Kind = Literal["binary", "multiclass", "regression"]
 TARGET = "target"
-SOURCES_FILE = "sources.json"  # what the download stage saw: {file: {"origin", "sha256", "vouched_by"}}
+SOURCES_FILE = "sources.json"  # what the download stage read: {file: {"origin", "sha256", "vouched_by"}}
 
 # (test rows with the task's `extras` columns, true labels, predicted labels, scores)
 # -> ({named subset of those rows: metrics}, extra tables written beside the plots)
