@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help repro test bench report compare seeds search results lint clean
+.PHONY: help repro test bench report compare seeds search results times lint clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -31,11 +31,12 @@ repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc
 test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak
+bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak; the pin's cost
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
 	python -m bench.peak
+	python -m bench.kernels
 
 report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)
@@ -53,6 +54,9 @@ search: $(VENV)/.installed  ## the Optuna study of search.yaml for TASK=... (que
 
 results: $(VENV)/.installed  ## rewrite the README's results table from the committed metrics/
 	python -m reprolab.results
+
+times: $(VENV)/.installed  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
+	python -m reprolab.timings
 
 lint: $(VENV)/.installed  ## ruff check and format check
 	ruff check . && ruff format --check .

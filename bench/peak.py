@@ -16,6 +16,7 @@ augmentation) is what holds the whole step's fraction down.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -54,21 +55,30 @@ def default_setup(task: str, shape: list[int]):
     return build(config), cfg
 
 
-def measure(task: str, shape: list[int], peak: float, steps: int = 20) -> dict[str, float]:
+Step = Callable[[Split], None]
+
+
+def training_steps(task: str, shape: list[int], batches_wanted: int) -> tuple[Step, list[Split], TrainParams]:
+    """The default model's training step, as params.yaml sets it up, and batches of synthetic
+    uint8 images of the real size (augmented as in training)."""
     torch.manual_seed(0)
     model, cfg = default_setup(task, shape)
     g = torch.Generator().manual_seed(0)
-    rows = cfg.batch_size * (steps + 2)
+    rows = cfg.batch_size * batches_wanted
     data = Split(torch.randint(0, 256, (rows, *shape), dtype=torch.uint8, generator=g), torch.arange(rows) % 10)
     loss_fn, optimizer = LOSSES["multiclass"](), make_optimizer(model.parameters(), cfg)
     model.train()
-    chunks = list(batches(data, cfg.batch_size, g, cfg.augment, cfg.crop_padding, cfg.flip))
 
     def step(batch: Split) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss_fn(forward(model, batch.x, "multiclass"), batch.y).backward()
         optimizer.step()
 
+    return step, list(batches(data, cfg.batch_size, g, cfg.augment, cfg.crop_padding, cfg.flip)), cfg
+
+
+def measure(task: str, shape: list[int], peak: float, steps: int = 20) -> dict[str, float]:
+    step, chunks, cfg = training_steps(task, shape, steps + 2)
     step(chunks[0])  # warm-up
     with FlopCounterMode(display=False) as counter:
         step(chunks[1])

@@ -8,9 +8,10 @@
 Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; the committed seed's
 stages are up to date and skipped, but DVC keeps no run cache for a stage with a
 `cache: false` output, so train and evaluate run again for every other seed, however often
-it ran before), runs them, and writes reports/seeds.json: for
-every headline metric, its value under each seed, the mean and the standard deviation
-(sample, ddof 1). The README's results table shows mean ± std from it, and the pull-request
+it ran before), runs them, and writes reports/seeds.json: for every headline metric, its
+value under each seed, the mean and the standard deviation (sample, ddof 1), and the commit
+they ran on; not the experiments' names, which hold the time of the run (`dvc exp show`
+lists them). The README's results table shows mean ± std from it, and the pull-request
 gate takes that spread as the noise a change must exceed to count as a regression.
 
 A variant (a search of search.yaml that names its task and fixes some params, e.g. mnist's
@@ -76,7 +77,6 @@ def run_seeds(
         "revision": revision,
         "overrides": list(overrides),
         "targets": list(targets),
-        "experiments": list(names.values()),
         "metrics": summarise({seed: found[name] for seed, name in names.items()}),
     }
     write_json(out, result)
@@ -104,7 +104,7 @@ def main() -> None:
             targets, overrides = targets or (f"evaluate@{task}",), (*found, *overrides)
             out = args.out or OUT.with_name(f"seeds-{args.variant}.json")
         run_seeds(args.seeds, args.jobs, targets, overrides, out)
-        print(f"{out}: seeds {' '.join(map(str, args.seeds))}")
+        print(f"{out}: seeds {' '.join(map(str, args.seeds))} (dvc exp show lists their experiments)")
 
     guarded("seeds", work)
 

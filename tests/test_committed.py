@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
-from reprolab import results, seeds, tasks
+from reprolab import kernels, results, seeds, tasks
 from tests.conftest import ROOT
+
+MIRROR = ROOT.parent / "shared" / "data" / "mirror"  # the real data, where a machine has it
+# What differs between two machines or two runs, and so never belongs in a committed file: an
+# absolute path (of a user's home, a temporary or a work folder), a wall time, the version of
+# one torch wheel (+cpu, +cu130), a host.
+VOLATILE = re.compile(
+    r"(?<![\w.])/(?:home|root|tmp|work|Users|var/folders|mnt|private)/|[A-Z]:\\\\|"
+    r"wall_time|train_seconds|\+cu\d+|\+cpu\b|hostname|\"seconds\""
+)
 
 
 def dvc(*args: str) -> subprocess.CompletedProcess:
@@ -99,3 +110,47 @@ def test_make_names_the_python_it_needs(tmp_path):
     assert result.stderr.splitlines()[0] == (
         "error: make: python2-nope is not Python 3.11 or newer (set PYTHON=/path/to/python3.11)"
     )
+
+
+def test_no_committed_file_holds_a_path_a_wall_time_or_a_wheel():
+    """The record names no machine (README.md and the tests may speak of these)."""
+    text_files = [p for p in committed() if not p.endswith(".png") and not p.startswith(("tests/", ".ci/", ".github/"))]
+    outputs = [p for p in text_files if p.startswith(("dvclive/", "metrics/", "plots/", "reports/", "data/"))]
+    assert len(outputs) > 40  # the record itself is among them
+    found = []
+    for path in [*outputs, "dvc.lock"]:
+        for number, line in enumerate((ROOT / path).read_text().splitlines(), 1):
+            if VOLATILE.search(line):
+                found.append(f"{path}:{number}: {line.strip()[:120]}")
+    assert found == []
+
+
+def test_the_volatile_pattern_catches_what_it_must():
+    for line in (
+        '"origin": "/work/shared/data/mirror/KDDTest+.txt"',
+        '"train_seconds": 56.0',
+        '"torch": "2.14.1+cu130"',
+    ):
+        assert VOLATILE.search(line), line
+    for line in ('"origin": "mirror"', "| test | accuracy | 0.8016 |", "data/raw/nslkdd/KDDTest+.txt"):
+        assert not VOLATILE.search(line), line
+
+
+@pytest.mark.skipif(not (MIRROR / "SHA256SUMS").is_file(), reason="needs the shared mirror of the real data")
+def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path):
+    """On the real data: a clone in another folder, with the mirror where this machine has it,
+    re-runs the table tasks and leaves git with nothing to report."""
+    clone = tmp_path / "elsewhere" / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    env = os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "REPROLAB_MIRROR": str(MIRROR),
+        "CI": "true",
+    }
+    env = {k: v for k, v in env.items() if k not in kernels.PORTABLE_ENV}  # the stages pin themselves
+    targets = ["evaluate@blobs", "evaluate@advertising", "evaluate@nslkdd"]
+    result = subprocess.run(["dvc", "repro", *targets], cwd=clone, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Running stage 'train@nslkdd'" in result.stdout  # rebuilt, not restored
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
+    assert status == "", status

@@ -5,13 +5,15 @@ experiments on the same pipeline: test_experiments.py)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.pipeline_repo import ALL_STAGES, TASKS, environment, make_repo, metric_files, ran, sh
+from tests.pipeline_repo import ALL_STAGES, OUTPUTS, TASKS, environment, make_repo, metric_files, ran, sh
 from tests.test_deps import declared
 
 
@@ -57,7 +59,7 @@ def test_repro_runs_every_stage_then_nothing(repo, served, mirror_dir):
     assert sum(len(values) for m in metrics.values() for values in m.values()) <= 48
     for name, task in TASKS.items():
         assert {s.filename for s in task.sources} == set(details[name]["sources"])
-        assert all(s["origin"].startswith("http://127.0.0.1:") for s in details[name]["sources"].values())
+        assert all(s["origin"] == "mirror" for s in details[name]["sources"].values())  # no host, no port
     predictions = (repo / "reports/nslkdd/predictions.csv").read_text().splitlines()
     assert predictions[0] == "id,label,p_normal,p_attack"
     assert {line.split(",")[1] for line in predictions[1:]} <= {"normal", "attack"}
@@ -75,6 +77,32 @@ def test_repro_runs_every_stage_then_nothing(repo, served, mirror_dir):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "baseline")
     assert sh(repo, "git", "status", "--porcelain").stdout == ""  # outputs are git-ignored or committed
+
+
+def outputs(repo: Path) -> dict[str, bytes]:
+    """Every DVC output (git-tracked or not) and dvc.lock, by path in the repository."""
+    found = [repo / "dvc.lock"] + [p for out in OUTPUTS[1:] for p in (repo / out).rglob("*") if p.is_file()]
+    return {path.relative_to(repo).as_posix(): path.read_bytes() for path in found}
+
+
+def test_a_clone_elsewhere_with_its_mirror_elsewhere_builds_the_same_bytes(repo, tmp_path_factory, mirror_dir):
+    """Two machines' layouts on one: another folder for the clone, the mirror a directory at
+    another path (the first repository read it over HTTP); nothing recorded may tell them apart."""
+    other = tmp_path_factory.mktemp("another") / "checkout" / "reprolab"
+    other.mkdir(parents=True)
+    make_repo(other, mirror_dir)
+    mirror = shutil.copytree(mirror_dir, tmp_path_factory.mktemp("media") / "datasets" / "mirror")
+    saved = os.environ["REPROLAB_MIRROR"]
+    os.environ["REPROLAB_MIRROR"] = str(mirror)
+    try:
+        assert ran(sh(other, "dvc", "repro")) == ALL_STAGES
+    finally:
+        os.environ["REPROLAB_MIRROR"] = saved
+    mine, theirs = outputs(repo), outputs(other)
+    assert len(mine) > 100 and {p.split("/")[0] for p in mine} >= {"data", "models", "dvclive", "reports"}
+    assert sorted(mine) == sorted(theirs)
+    assert [path for path in mine if mine[path] != theirs[path]] == []
+    assert (other / "logs/runs.jsonl").read_text().count(str(mirror)) == len(ALL_STAGES)  # only there
 
 
 def test_each_stage_loaded_only_code_it_depends_on(repo, import_log):

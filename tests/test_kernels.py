@@ -1,0 +1,143 @@
+"""What decides float results, pinned (reprolab/kernels.py): two machines simulated on one,
+and the settings a machine cannot honour refused with one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reprolab import kernels, params, paths
+from reprolab.files import UserError
+from reprolab.tasks import every
+from stages.download import download
+from stages.featurize import featurize
+from stages.split import split
+from tests.conftest import ROOT, run_stages
+
+# Each library's kernels capped from outside the process, as on a CPU without AVX-512.
+WITHOUT_AVX512 = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    "OPENBLAS_CORETYPE": "Haswell",
+}
+HAS_AVX512 = "avx512f" in (kernels.cpu_flags() or set())
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment less every kernel switch (the test process is pinned itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in {*kernels.PORTABLE_ENV, *WITHOUT_AVX512}}
+    return env | {"PYTHONPATH": str(ROOT)} | extra
+
+
+def python(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=env or clean_env())
+
+
+def set_mode(workdir: Path, mode: str) -> None:
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["reproducible"] = mode
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+
+
+def trained(workdir: Path, name: str, env: dict[str, str]) -> dict[str, bytes]:
+    """The train stage run as its own process; its model file, summary and curves."""
+    result = python(workdir, "-m", "stages.train", name, env=env)
+    assert result.returncode == 0, result.stderr
+    files = [paths.model(name), *sorted(paths.live(name).rglob("*.*"))]
+    return {str(path): path.read_bytes() for path in files}
+
+
+@pytest.mark.parametrize("name", ["mnist", "nslkdd"])  # a convolutional task and a table task
+def test_a_portable_run_computes_the_same_bits_with_or_without_avx512(workdir, name):
+    run_stages(name, download, split, featurize)
+    assert every()[name].modality == ("image" if name == "mnist" else "table")
+    runs = {}
+    for mode in ("portable", "native"):
+        set_mode(workdir, mode)
+        runs[mode] = [trained(workdir, name, clean_env()), trained(workdir, name, clean_env(**WITHOUT_AVX512))]
+    assert runs["portable"][0] == runs["portable"][1]  # models, summaries and curves byte for byte
+    if not HAS_AVX512:
+        pytest.skip("this CPU has no AVX-512 to take away: the native runs cannot differ")
+    models = [run[str(paths.model(name))] for run in runs["native"]]
+    assert models[0] != models[1]  # without the pin the two machines differ: the check can fail
+
+
+def test_the_train_stage_logs_where_the_record_was_made(workdir):
+    run_stages("blobs", download, split, featurize)
+    result = python(workdir, "-m", "stages.train", "blobs")
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "machine:" in line]
+    assert "AVX2 kernels (portable)" in line and "1 of" in line and "torch " in line
+    logged = (workdir / "logs/runs.jsonl").read_text().splitlines()
+    assert '"stage": "train@blobs"' in logged[-1] and '"seconds": ' in logged[-1]
+    summary = (workdir / "dvclive/blobs/metrics.json").read_text()
+    assert '"reproducible": "portable"' in summary and "torch" not in summary and "seconds" not in summary
+
+
+def test_the_pin_reaches_every_library_before_it_loads(tmp_path):
+    code = (
+        "from reprolab import kernels; kernels.pin('portable'); import os, torch;"
+        "print(torch.backends.cpu.get_cpu_capability(), os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA'])"
+    )
+    assert python(tmp_path, "-c", code).stdout.split() == ["AVX2", "COMPATIBLE", "AVX2"]
+    late = python(tmp_path, "-c", "import numpy; from reprolab import kernels; kernels.pin('portable')")
+    assert late.returncode != 0 and "must run before numpy loads" in late.stderr
+
+
+def stage_with(workdir: Path, patch: str) -> subprocess.CompletedProcess:
+    """`python -m stages.download blobs`, with reprolab.kernels patched first (a simulated CPU)."""
+    code = f"{patch}; import runpy; runpy.run_module('stages.download', run_name='__main__')"
+    return python(workdir, "-c", code, "blobs")
+
+
+@pytest.mark.parametrize(
+    ("patch", "offers"),
+    [
+        ("from reprolab import kernels; kernels.cpu_flags = lambda: {'sse2', 'sse4_2', 'avx'}", "avx"),
+        ("import platform; platform.machine = lambda: 'aarch64'", "aarch64"),
+    ],
+)
+def test_a_cpu_without_the_pinned_level_stops_with_one_line(workdir, patch, offers):
+    result = stage_with(workdir, patch)
+    assert result.returncode == 1 and not (workdir / "data").exists()
+    assert result.stderr == (
+        f"error: params.yaml: reproducible: portable computes with AVX2 kernels; this CPU offers {offers} "
+        "(set reproducible: native for its own kernels, a record of its own)\n"
+    )
+    set_mode(workdir, "native")  # the opt-out runs there
+    assert stage_with(workdir, patch).returncode == 0
+
+
+def test_an_unknown_mode_stops_every_stage_with_one_line(workdir):
+    set_mode(workdir, "fast")
+    for args in (
+        ["-m", "stages.params"],
+        ["-m", "stages.download", "blobs"],
+        ["-m", "reprolab", "predict", "blobs", "x"],
+    ):
+        result = python(workdir, *args)
+        assert result.returncode == 1, args
+        assert result.stderr.splitlines() == [
+            f"error: {'predict: ' if 'predict' in args else ''}params.yaml: reproducible: 'fast' is not one of "
+            "portable, native"
+        ]
+    assert not (workdir / "data").exists()
+    with pytest.raises(UserError, match=r"reproducible: Input should be 'portable' or 'native'"):
+        params.load(every())
+
+
+def test_a_portable_run_needs_a_fixed_thread_count(workdir):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["mnist"]["train"]["threads"] = 0
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match=r"tasks.mnist.train.threads: 0 \(all cores\) differs from machine to machine"):
+        params.load(every())
+    set_mode(workdir, "native")
+    assert params.load(every()).train_for("mnist").threads == 0
