@@ -3,6 +3,7 @@ and the settings a machine cannot honour refused with one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +142,33 @@ def test_a_portable_run_needs_a_fixed_thread_count(workdir):
         params.load(every())
     set_mode(workdir, "native")
     assert params.load(every()).train_for("mnist").threads == 0
+
+
+def test_make_times_writes_the_readme_table_from_the_runs_log(tmp_path):
+    from reprolab import timings
+
+    facts = {"cpu": "Some CPU", "offers": "avx512", "cpus": 2, "reproducible": "portable", "kernels": "AVX2"}
+    log = tmp_path / "runs.jsonl"
+    lines = [
+        {"stage": "train@nslkdd", "finished": "2026-12-01T10:00:00+00:00", "seconds": 99.0, "machine": facts},
+        {"stage": "params", "finished": "2026-12-01T10:00:00+00:00", "seconds": 0.1, "machine": facts},
+        {
+            "stage": "train@nslkdd",
+            "finished": "2026-12-02T10:00:00+00:00",
+            "seconds": 50.5,
+            "machine": facts | {"torch": "x"},
+        },
+    ]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    runs = timings.latest(log)
+    table = timings.table(runs)
+    assert table.splitlines()[2:5] == [
+        "| `params` | 0.1 | 2026-12-01 10:00 |",
+        "| `train@nslkdd` | 50.5 | 2026-12-02 10:00 |",  # the latest run of a stage
+        "| all 2 | 50.6 (0.8 min) | |",
+    ]
+    assert "On Some CPU (offers avx512), AVX2 kernels (portable), 2 CPUs." in table
+    readme = f"intro\n{timings.MARKERS[0]}\nold\n{timings.MARKERS[1]}\nrest\n"
+    assert timings.updated(readme, runs) == f"intro\n{timings.MARKERS[0]}\n{table}\n{timings.MARKERS[1]}\nrest\n"
+    with pytest.raises(UserError, match="no stage has run here yet"):
+        timings.latest(tmp_path / "none.jsonl")
