@@ -62,8 +62,10 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
         "portable": "kernels capped at AVX2 (`reproducible: portable`: the same bits on any x86-64 CPU with AVX2)",
         "native": "this machine's own kernels (`reproducible: native`: a record of that machine only)",
     }
+    if run["device"] != "cpu":  # a GPU, by name: its kernels are its own, under deterministic algorithms
+        kernels = dict.fromkeys(kernels, "PyTorch's deterministic algorithms (a record of that GPU model)")
     lines.append(
-        f"Trained on {run['device']} with {kernels[run['reproducible']]}, {run['threads']} thread(s) "
+        f"Trained on {run['device']} with {kernels[run['reproducible']]}, {run['threads']} CPU thread(s) "
         f"(0: all cores), {run['processes']} process(es): {run['epochs']} epochs (best {run['best_epoch']}{stopped}). "
         "Where and how long it ran is in `logs/runs.jsonl` of the machine that ran it, not here."
     )

@@ -172,3 +172,19 @@ def test_make_times_writes_the_readme_table_from_the_runs_log(tmp_path):
     assert timings.updated(readme, runs) == f"intro\n{timings.MARKERS[0]}\n{table}\n{timings.MARKERS[1]}\nrest\n"
     with pytest.raises(UserError, match="no stage has run here yet"):
         timings.latest(tmp_path / "none.jsonl")
+
+
+@pytest.mark.parametrize(("device", "says"), [("cpu", "kernels capped at AVX2"), ("NVIDIA H200", "deterministic")])
+def test_the_model_card_says_what_decided_the_bits(device, says):
+    from reprolab import model_card
+    from reprolab.tasks import get
+
+    run = {"device": device, "reproducible": "portable", "threads": 1, "processes": 1}
+    details = {
+        "model": {"name": "linear", "parameters": 9},
+        "sources": {},
+        "training": run | {"epochs": 2, "best_epoch": 2, "stopped_early": False},
+    }
+    card = model_card.render(get("blobs"), details, {"val": {"accuracy": 1.0}}, {}, {"train": 400}, [])
+    (line,) = [line for line in card.splitlines() if line.startswith("Trained on")]
+    assert line.startswith(f"Trained on {device} with") and says in line and ("AVX2" in line) == (device == "cpu")
