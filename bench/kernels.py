@@ -47,7 +47,7 @@ def measure(mode: str, task: str) -> tuple[str, float]:
 
 
 def main() -> None:
-    print(f"{kernels.fingerprint()}\n")
+    print(f"{kernels.cpu_model()} (offers {kernels.offered(kernels.cpu_flags())}), {os.cpu_count()} CPUs\n")
     print(f"{'default model (kernels)':26}{'portable img/s':>16}{'native img/s':>14}{'portable/native':>17}")
     for task in TASKS:
         best: dict[str, tuple[str, float]] = {}
