@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from reprolab.cli import RUNS_LOG
+from reprolab.cli import RUNS_LOG, guarded
 from reprolab.files import UserError, write_text
 from reprolab.tasks import NAMES
 
@@ -55,8 +55,6 @@ def updated(readme: str, runs: dict[str, dict]) -> str:
 
 
 def main() -> None:
-    from reprolab.cli import guarded
-
     parser = argparse.ArgumentParser(prog="python -m reprolab.timings", description=__doc__.split("\n\n")[0])
     parser.add_argument("--print", action="store_true", help="print the table instead of writing README.md")
     parser.add_argument("--log", type=Path, default=RUNS_LOG)
