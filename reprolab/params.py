@@ -164,6 +164,11 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
         params = _schema(tasks, complete).model_validate(data)
     except ValidationError as err:
         raise UserError(f"{source}: " + "; ".join(_describe(e) for e in err.errors())) from None
+    if params.reproducible == "portable" and params.device not in ("auto", "cpu"):
+        raise UserError(
+            f"{source}: device: {params.device} computes with that device's own kernels; "
+            f"reproducible: portable trains on the CPU (reproducible: native uses the {params.device})"
+        )
     for name, task in tasks.items():
         if task.predefined_test and params.task(name).split.test > 0:
             raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")

@@ -1,4 +1,9 @@
-"""Where each stage reads and writes, per task (dvc.yaml declares the same paths)."""
+"""Where each stage reads and writes, per task (dvc.yaml declares the same paths).
+
+train and evaluate write only into DVC's cache (models/, data/live/, data/evaluation/), so
+that the run cache can restore them; publish copies their small results to where git keeps
+them (dvclive/, metrics/, plots/, reports/).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,17 @@ def model(task: str) -> Path:
 
 
 def live(task: str) -> Path:
+    """The train stage's DVCLive log: curves and the run's summary."""
+    return Path("data/live") / task
+
+
+def evaluation(task: str) -> Path:
+    """The evaluate stage's results: metrics.json, plots/ (plot data), reports/ (the rest)."""
+    return Path("data/evaluation") / task
+
+
+def curves(task: str) -> Path:
+    """Where git keeps the DVCLive log (publish copies it there)."""
     return Path("dvclive") / task
 
 

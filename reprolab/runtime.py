@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 
@@ -19,10 +20,19 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def pick_device(name: str) -> torch.device:
-    """`auto` takes CUDA, then MPS, then the CPU; a device asked for by name must exist."""
+def pick_device(name: str, reproducible: str = "native") -> torch.device:
+    """`auto` takes CUDA, then MPS, then the CPU; in portable mode, the CPU (a GPU's kernels
+    are its own: a portable result is one thing everywhere). A device asked for by name must
+    exist."""
     cuda = torch.cuda.is_available()
     mps = torch.backends.mps.is_available()
+    if name == "auto" and reproducible == "portable":
+        if cuda or mps:
+            logging.getLogger("device").info(
+                "device: auto trains on the CPU in portable mode; reproducible: native uses the %s",
+                "cuda" if cuda else "mps",
+            )
+        name = "cpu"
     if name == "auto":
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if (name == "cuda" and not cuda) or (name == "mps" and not mps):

@@ -7,7 +7,7 @@ and 3 that the reported figures average over, so that no seed is both chosen on 
 and, per search, the params searched (keys under `tasks.TASK.` in params.yaml), their ranges,
 the validation metric to optimise and the number of trials. A search is named after its task,
 or names it (`task:`) and fixes some params (`set:`), e.g. the mnist `mlp` variant. Each round
-asks the study for `batch` trials, queues one `dvc exp run -S ... evaluate@TASK` per trial and
+asks the study for `batch` trials, queues one `dvc exp run -S ... publish@TASK` per trial and
 seed (named NAME-STAMP-N[-sSEED]), runs them and tells the study their validation figure, the
 mean over the seeds where there are several. Only validation figures are read: the test split
 never takes part in a choice. The trials, best first, go to reports/search/NAME.json and .md
@@ -108,7 +108,7 @@ def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -
             searched = [override(task, k, v) for k, v in t.params.items()]
             names[trial_name] = [trial_name + (f"-s{s}" if len(seeds) > 1 else "") for s in seeds]
             runs |= {n: [f"seed={s}", *fixed, *searched] for n, s in zip(names[trial_name], seeds, strict=True)}
-        results = experiments.run(runs, (f"evaluate@{task}",), jobs)
+        results = experiments.run(runs, (f"publish@{task}",), jobs)
         for trial_name, trial in asked.items():
             mine = names[trial_name]
             figures = [(results[n] or {}).get(f"metrics/{task}.json", {}).get("val") for n in mine]

@@ -101,7 +101,7 @@ def main() -> None:
             from reprolab.search import chosen
 
             task, found = chosen(args.variant)
-            targets, overrides = targets or (f"evaluate@{task}",), (*found, *overrides)
+            targets, overrides = targets or (f"publish@{task}",), (*found, *overrides)
             out = args.out or OUT.with_name(f"seeds-{args.variant}.json")
         run_seeds(args.seeds, args.jobs, targets, overrides, out)
         print(f"{out}: seeds {' '.join(map(str, args.seeds))} (dvc exp show lists their experiments)")

@@ -1,8 +1,10 @@
 """Evaluate the saved model on every split: headline metrics, details, plot data, figures, predictions.
 
-metrics/T.json holds the headline figures only (what `dvc exp show` and `dvc metrics diff`
-show); reports/T/details.json holds everything: per-class figures, subsets, the data's
-sources, the training run's summary and what decided its bits (device, kernels, threads).
+All of it goes to data/evaluation/T (cached, so that DVC's run cache can restore it; the
+publish stage copies it to where git keeps it): metrics.json holds the headline figures only
+(metrics/T.json, what `dvc exp show` and `dvc metrics diff` show); reports/details.json holds
+everything: per-class figures, subsets, the data's sources, the training run's summary and
+what decided its bits (device, kernels, threads).
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def evaluate(task: Task, params: Params) -> None:
     title = f"{task.name} ({final})"
     named = (lambda v: np.asarray(classes)[v.astype(int)]) if classes else (lambda v: v)
 
-    with atomic_path(paths.plots(task.name)) as plots, atomic_path(paths.reports(task.name)) as reports:
-        plots.mkdir()
+    with atomic_path(paths.evaluation(task.name)) as evaluation:
+        plots, reports = evaluation / "plots", evaluation / "reports"
+        plots.mkdir(parents=True)
         reports.mkdir()
         figures.curves(curves(task), reports / "curves.png", task.name)
         predictions = predictions_table(ids.numpy().tolist(), out, task.kind, list(classes), threshold)
@@ -105,7 +108,7 @@ def evaluate(task: Task, params: Params) -> None:
         figures_made = [name for name in model_card.FIGURES if (reports / name).exists()]
         card = model_card.render(task, details, headline, settings, meta["rows"], figures_made)
         (reports / "README.md").write_text(card)
-    write_json(paths.metrics(task.name), headline)
+        write_json(evaluation / "metrics.json", headline)
 
 
 if __name__ == "__main__":

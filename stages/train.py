@@ -52,7 +52,7 @@ def train(task: Task, params: Params) -> None:
         return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")
     generator = seed_everything(params.seed)
-    device = pick_device(params.device)
+    device = pick_device(params.device, params.reproducible)
     if cfg.processes > 1:  # a process of torchrun's: gloo on the CPU, nccl between GPUs
         if device.type == "cuda":
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
@@ -92,7 +92,7 @@ def train(task: Task, params: Params) -> None:
         dist.destroy_process_group()
         return
 
-    live_dir = paths.live(task.name)
+    live_dir = paths.live(task.name)  # cached: publish copies it to dvclive/T
     try:
         with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(

@@ -22,6 +22,7 @@ from reprolab.files import digest_of, sha256_of
 from tests import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
+TASK_STAGES = ("download", "split", "featurize", "train", "evaluate", "publish")  # per task, in order
 os.environ["DVC_NO_ANALYTICS"] = "1"
 
 

@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from reprolab.tasks import every
-from tests.conftest import ROOT, FileServer, fixture_pins
+from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
 TASKS = every()
-ALL_STAGES = {"params"} | {f"{s}@{t}" for s in ("download", "split", "featurize", "train", "evaluate") for t in TASKS}
+ALL_STAGES = {"params"} | {f"{s}@{t}" for s in TASK_STAGES for t in TASKS}
 
 
 def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -88,5 +88,5 @@ def environment(mirror_dir: Path, import_log: Path | None = None) -> Iterator[Fi
 
 def metric_files(repo: Path) -> dict[str, bytes]:
     files = [*repo.glob("metrics/*.json"), *repo.glob("dvclive/*/metrics.json"), *repo.glob("dvclive/**/*.tsv")]
-    files += [*repo.glob("plots/*/*.csv")]
+    files += [*repo.glob("plots/*/*.csv"), *repo.glob("data/live/*/metrics.json"), *repo.glob("data/evaluation/*/*.json")]
     return {str(path.relative_to(repo)): path.read_bytes() for path in files}

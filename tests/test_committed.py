@@ -148,7 +148,7 @@ def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path
         "CI": "true",
     }
     env = {k: v for k, v in env.items() if k not in kernels.PORTABLE_ENV}  # the stages pin themselves
-    targets = ["evaluate@blobs", "evaluate@advertising", "evaluate@nslkdd"]
+    targets = ["publish@blobs", "publish@advertising", "publish@nslkdd"]
     result = subprocess.run(["dvc", "repro", *targets], cwd=clone, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "Running stage 'train@nslkdd'" in result.stdout  # rebuilt, not restored

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from reprolab import tasks
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TASK_STAGES
 
 PACKAGES = ("reprolab", "stages")
 # module imported -> the module it then imports by name, for the task at hand
@@ -98,7 +98,7 @@ def test_every_stage_depends_on_exactly_the_code_it_runs():
 def test_every_task_has_its_stages():
     stages = declared(ROOT)
     for name in tasks.NAMES:
-        assert {f"{s}@{name}" for s in ("download", "split", "featurize", "train", "evaluate")} <= set(stages)
+        assert {f"{s}@{name}" for s in TASK_STAGES} <= set(stages)
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_an_import_inside_a_function_counts_too(scratch):
     module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab import review\n")
     assert set(problems(scratch)) == {
         f"{stage}: dvc.yaml misses reprolab/review.py"
-        for stage in ("params", *(f"{s}@news" for s in ("download", "split", "featurize", "train", "evaluate")))
+        for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
     }
 
 

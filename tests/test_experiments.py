@@ -38,7 +38,7 @@ def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.01")
     unpinned = {name for name in TASKS if "lr" not in _task_train(repo, name)}
     assert unpinned == {"advertising"}
-    assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate") for t in unpinned}
+    assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in unpinned}
 
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
     assert set(diff) == {"metrics/advertising.json"}
@@ -99,7 +99,7 @@ def test_queued_experiments_run_two_at_a_time(repo):
 
 def test_a_task_override_reruns_only_that_task(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
-    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd"}
+    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd", "publish@nslkdd"}
 
 
 def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, monkeypatch):
@@ -171,7 +171,7 @@ def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
 def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run(repo):
     sh(repo, "git", "reset", "-q", "--hard")
     seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]
-    sh(repo, sys.executable, "-m", "reprolab.seeds", "evaluate@advertising", "--seeds", str(seed), str(seed + 1))
+    sh(repo, sys.executable, "-m", "reprolab.seeds", "publish@advertising", "--seeds", str(seed), str(seed + 1))
     summary = json.loads((repo / "reports/seeds.json").read_text())
     assert summary["seeds"] == [seed, seed + 1]
     r2 = summary["metrics"]["metrics/advertising.json"]["test.r2"]

@@ -78,7 +78,7 @@ def test_the_train_stage_logs_where_the_record_was_made(workdir):
     assert "AVX2 kernels (portable)" in line and "1 of" in line and "torch " in line
     logged = (workdir / "logs/runs.jsonl").read_text().splitlines()
     assert '"stage": "train@blobs"' in logged[-1] and '"seconds": ' in logged[-1]
-    summary = (workdir / "dvclive/blobs/metrics.json").read_text()
+    summary = (workdir / paths.live("blobs") / "metrics.json").read_text()
     assert '"reproducible": "portable"' in summary and "torch" not in summary and "seconds" not in summary
 
 

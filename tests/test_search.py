@@ -41,7 +41,7 @@ def test_a_search_asks_in_batches_reads_validation_only_and_ranks_best_first(wor
 
     def fake_run(runs, targets, jobs):
         queued.append(runs)
-        assert targets == ("evaluate@toy",)
+        assert targets == ("publish@toy",)
         found = {}
         for i, (name, overrides) in enumerate(runs.items()):
             lr = float(next(o for o in overrides if ".lr=" in o).split("=")[1])
@@ -126,7 +126,7 @@ def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seed
     queued = {}
 
     def fake_run(runs, targets, jobs):
-        assert targets == ("evaluate@toy",)
+        assert targets == ("publish@toy",)
         queued.update(runs)
         loss = {n: float(o[0].removeprefix("seed=")) / 100 + float(o[-1].split("=")[1]) for n, o in runs.items()}
         return {n: {"metrics/toy.json": {"val": {"loss": v}, "test": {"loss": 0.0}}} for n, v in loss.items()}
@@ -163,6 +163,6 @@ def test_a_variant_runs_with_its_fixed_params_and_its_best_trial(workdir, monkey
     monkeypatch.setattr("sys.argv", ["seeds", "--variant", "toy-mlp", "--seeds", "7"])
     seeds.main()
     assert ran["args"] == (
-        [7], 1, ("evaluate@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
+        [7], 1, ("publish@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
         Path("reports/seeds-toy-mlp.json"),
     )  # fmt: skip

@@ -20,6 +20,7 @@ from reprolab.tasks import NAMES
 from stages.download import download
 from stages.evaluate import evaluate
 from stages.featurize import featurize
+from stages.publish import publish
 from stages.split import split
 from stages.train import train
 from tests.conftest import ROOT, run_stages
@@ -53,7 +54,7 @@ def test_features_can_be_dropped_by_params(workdir):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_task_runs_through_every_stage_and_its_model_predicts(workdir, mirror_dir, tmp_path, name):
-    run_stages(name, download, split, featurize, train, evaluate)
+    run_stages(name, download, split, featurize, train, evaluate, publish)
     results = json.loads(paths.metrics(name).read_text())
     assert set(results) >= {"train", "val"}
     # the headline only, one name for one quantity: what `dvc exp show` prints for the task

@@ -16,6 +16,7 @@ from reprolab.tasks import news
 from reprolab.tasks.base import TARGET
 from stages.evaluate import evaluate
 from stages.featurize import featurize
+from stages.publish import publish
 from stages.train import train
 from tests import fixtures
 from tests.conftest import ROOT, run_stages
@@ -106,7 +107,7 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     from stages.download import download
     from stages.split import split
 
-    run_stages("news", download, split, featurize, train, evaluate)
+    run_stages("news", download, split, featurize, train, evaluate, publish)
     vocab = (paths.features("news") / "vocab.txt").read_text().split()
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
     assert torch.load(paths.features("news") / "vectors.pt", weights_only=True).shape == (len(vocab), 6)
