@@ -31,12 +31,13 @@ repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc
 test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak; the pin's cost
+bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
 	python -m bench.peak
 	python -m bench.kernels
+	python -m bench.runcache
 
 report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)

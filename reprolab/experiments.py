@@ -17,6 +17,8 @@ import time
 from reprolab.files import UserError
 
 POLL_SECONDS = 5
+RAN = re.compile(r"Running stage '([^']+)'")
+RESTORED = re.compile(r"Stage '([^']+)' is cached - skipping run")  # DVC's run cache
 
 
 def dvc(*args: str) -> str:
@@ -47,6 +49,13 @@ def run(runs: dict[str, list[str]], targets: tuple[str, ...] = (), jobs: int = 1
     while not _idle():
         time.sleep(POLL_SECONDS)
     return metrics(list(runs), baseline)
+
+
+def stages(name: str) -> tuple[list[str], list[str]]:
+    """The stages a finished experiment ran, and those it restored from the run cache, as
+    its log (`dvc queue logs NAME`) says."""
+    log = dvc("queue", "logs", name)
+    return sorted(set(RAN.findall(log))), sorted(set(RESTORED.findall(log)))
 
 
 def metrics(names: list[str], baseline: str = "HEAD") -> dict[str, dict | None]:

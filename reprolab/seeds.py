@@ -6,9 +6,10 @@
      make seeds VARIANT=mnist-mlp: a variant of search.yaml into reports/seeds-mnist-mlp.json)
 
 Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; the committed seed's
-stages are up to date and skipped, but DVC keeps no run cache for a stage with a
-`cache: false` output, so train and evaluate run again for every other seed, however often
-it ran before), runs them, and writes reports/seeds.json: for every headline metric, its
+stages are up to date and skipped, and a stage whose code, data, params and seed already ran,
+here or in a clone whose run cache was pulled, is restored from DVC's run cache: a repeat
+trains nothing), runs them, says per seed which stages ran and which were restored, and
+writes reports/seeds.json: for every headline metric, its
 value under each seed, the mean and the standard deviation (sample, ddof 1), and the commit
 they ran on; not the experiments' names, which hold the time of the run (`dvc exp show`
 lists them). The README's results table shows mean ± std from it, and the pull-request
@@ -71,6 +72,9 @@ def run_seeds(
     failed = [str(seed) for seed, name in names.items() if found[name] is None]
     if failed:
         raise UserError(f"the run of seed(s) {', '.join(failed)} failed (dvc queue logs NAME says why)")
+    for seed, name in names.items():
+        ran, restored = experiments.stages(name)
+        print(f"seed {seed}: ran {', '.join(ran) or 'nothing'}; restored {', '.join(restored) or 'nothing'}")
     revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = {
         "seeds": seeds,

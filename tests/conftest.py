@@ -8,7 +8,7 @@ import importlib
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 from reprolab import params, paths, sources, tasks
 from reprolab.files import digest_of, sha256_of
 from tests import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.pipeline_repo"]  # the end-to-end set-ups (the baseline pipeline), shared by the run
 TASK_STAGES = ("download", "split", "featurize", "train", "evaluate", "publish")  # per task, in order
 os.environ["DVC_NO_ANALYTICS"] = "1"
 
@@ -70,9 +72,26 @@ class FileServer:
         self.httpd.server_close()
 
 
+def shared(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """A directory built once per test run by whichever pytest-xdist worker asks first (the
+    others wait for it), so that a costly set-up is not made once per worker or per module."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, above each worker's own
+    path, built = base / name, base / f"{name}.built"
+    with FileLock(base / f"{name}.lock"):
+        if not built.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+            build(path)
+            built.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def mirror_dir(tmp_path_factory) -> Path:
-    return fixtures.mirror(tmp_path_factory.mktemp("mirror"))
+    """The fixture files (one set for the whole run: their archives hold the time they were made)."""
+    return shared(tmp_path_factory, "mirror", fixtures.mirror)
 
 
 @pytest.fixture

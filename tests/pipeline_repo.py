@@ -1,10 +1,12 @@
-"""What the end-to-end tests share: a copy of the project in a fresh git repository, the
-environment its dvc commands run in (this interpreter's dvc and python, downloads from a
-local HTTP server), and helpers. Two test modules use it, each with a repository of its
-own, so that pytest-xdist can run them side by side."""
+"""What the end-to-end tests share: the project's fixture pipeline, run once per test run
+in a fresh git repository and committed (the baseline), clones of it that start from its
+cache, the environment their dvc commands run in (this interpreter's dvc and python,
+downloads from a local HTTP server), and helpers. test_pipeline.py checks the baseline
+itself; test_experiments.py runs experiments on a clone of it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from reprolab.tasks import every
-from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins
+from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, shared
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
 TASKS = every()
@@ -32,8 +34,14 @@ def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
     return result
 
 
-def ran(result: subprocess.CompletedProcess) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", result.stdout))
+def ran(result: subprocess.CompletedProcess | str) -> set[str]:
+    """The stages a dvc command ran (not those it restored from the run cache)."""
+    return set(re.findall(r"Running stage '([^']+)'", getattr(result, "stdout", result)))
+
+
+def restored(result: subprocess.CompletedProcess) -> set[str]:
+    """The stages a dvc command restored from the run cache."""
+    return set(re.findall(r"Stage '([^']+)' is cached - skipping run, checking out outputs", result.stdout))
 
 
 def make_repo(repo: Path, mirror_dir: Path) -> Path:
@@ -88,5 +96,34 @@ def environment(mirror_dir: Path, import_log: Path | None = None) -> Iterator[Fi
 
 def metric_files(repo: Path) -> dict[str, bytes]:
     files = [*repo.glob("metrics/*.json"), *repo.glob("dvclive/*/metrics.json"), *repo.glob("dvclive/**/*.tsv")]
-    files += [*repo.glob("plots/*/*.csv"), *repo.glob("data/live/*/metrics.json"), *repo.glob("data/evaluation/*/*.json")]
+    files += [*repo.glob("plots/*/*.csv"), *repo.glob("data/live/*/metrics.json")]
+    files += [*repo.glob("data/evaluation/*/*.json")]
     return {str(path.relative_to(repo)): path.read_bytes() for path in files}
+
+
+@pytest.fixture(scope="session")
+def baseline(tmp_path_factory, mirror_dir) -> Path:
+    """The folder of the baseline: repo/ (the pipeline run twice by `dvc repro`, then committed),
+    first.txt and second.txt (what the two runs printed), requests.json (the files the first
+    one downloaded) and imports/ (the project files each stage process loaded)."""
+
+    def build(root: Path) -> None:
+        repo = make_repo(root / "repo", mirror_dir)
+        (root / "imports").mkdir()
+        with environment(mirror_dir, root / "imports") as server:
+            for name in ("first", "second"):
+                (root / f"{name}.txt").write_text(sh(repo, "dvc", "repro").stdout)
+            (root / "requests.json").write_text(json.dumps(server.requests))
+        sh(repo, "git", "add", "-A")
+        sh(repo, "git", "commit", "-qm", "baseline")
+
+    return shared(tmp_path_factory, "baseline", build)
+
+
+def clone(baseline: Path, to: Path) -> Path:
+    """A git clone of the baseline with a copy of its DVC cache (hard links: DVC never writes
+    to a cached file) and its outputs checked out: as a teammate's after `dvc pull`."""
+    sh(to.parent, "git", "clone", "-q", str(baseline / "repo"), str(to))
+    shutil.copytree(baseline / "repo/.dvc/cache", to / ".dvc/cache", copy_function=os.link)
+    sh(to, "dvc", "checkout", "-q")
+    return to

@@ -126,8 +126,7 @@ def test_an_import_inside_a_function_counts_too(scratch):
     module = scratch / "reprolab/tasks/news.py"
     module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab import review\n")
     assert set(problems(scratch)) == {
-        f"{stage}: dvc.yaml misses reprolab/review.py"
-        for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
+        f"{stage}: dvc.yaml misses reprolab/review.py" for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
     }
 
 
