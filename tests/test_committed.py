@@ -149,7 +149,9 @@ def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path
     }
     env = {k: v for k, v in env.items() if k not in kernels.PORTABLE_ENV}  # the stages pin themselves
     targets = ["publish@blobs", "publish@advertising", "publish@nslkdd"]
-    result = subprocess.run(["dvc", "repro", *targets], cwd=clone, capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        ["dvc", "repro", "--no-run-cache", *targets], cwd=clone, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert "Running stage 'train@nslkdd'" in result.stdout  # rebuilt, not restored
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
