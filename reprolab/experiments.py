@@ -18,7 +18,7 @@ from reprolab.files import UserError
 
 POLL_SECONDS = 5
 RAN = re.compile(r"Running stage '([^']+)'")
-RESTORED = re.compile(r"Stage '([^']+)' is cached - skipping run")  # DVC's run cache
+RESTORED = re.compile(r"Stage '([^']+)' is cached - skipping run, checking out outputs")  # DVC's run cache
 
 
 def dvc(*args: str) -> str:

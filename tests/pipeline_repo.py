@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reprolab import experiments
 from reprolab.tasks import every
 from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, shared
 
@@ -36,12 +36,12 @@ def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
 
 def ran(result: subprocess.CompletedProcess | str) -> set[str]:
     """The stages a dvc command ran (not those it restored from the run cache)."""
-    return set(re.findall(r"Running stage '([^']+)'", getattr(result, "stdout", result)))
+    return set(experiments.RAN.findall(getattr(result, "stdout", result)))
 
 
 def restored(result: subprocess.CompletedProcess) -> set[str]:
     """The stages a dvc command restored from the run cache."""
-    return set(re.findall(r"Stage '([^']+)' is cached - skipping run, checking out outputs", result.stdout))
+    return set(experiments.RESTORED.findall(result.stdout))
 
 
 def make_repo(repo: Path, mirror_dir: Path) -> Path:
