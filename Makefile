@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help repro test bench report compare seeds search results times lint clean
+.PHONY: help repro push test bench report compare seeds search results times lint clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -27,6 +27,9 @@ $(VENV)/.installed: requirements.txt constraints.txt
 
 repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc repro)
 	dvc repro
+
+push: $(VENV)/.installed  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
+	python -m reprolab.sharing
 
 test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest

@@ -26,6 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.pipeline_repo"]  # the end-to-end set-ups (the baseline pipeline), shared by the run
 TASK_STAGES = ("download", "split", "featurize", "train", "evaluate", "publish")  # per task, in order
 os.environ["DVC_NO_ANALYTICS"] = "1"
+# The costly end-to-end files first, in this order (pytest-xdist hands a free worker the next
+# file): the baseline's build and the real-data rebuild start at once, one a worker, and the
+# files that use the baseline follow, so that no worker is left at the end with a long file.
+FIRST = ("test_pipeline.py", "test_committed.py", "test_experiments.py", "test_runcache.py", "test_kernels.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest as collected
 
 
 class FileServer:

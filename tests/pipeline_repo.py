@@ -127,3 +127,18 @@ def clone(baseline: Path, to: Path) -> Path:
     shutil.copytree(baseline / "repo/.dvc/cache", to / ".dvc/cache", copy_function=os.link)
     sh(to, "dvc", "checkout", "-q")
     return to
+
+
+@pytest.fixture(scope="module")
+def cloned(baseline, tmp_path_factory, mirror_dir, request) -> Path:
+    """A clone of the baseline (the pipeline run and committed), with its cache: one a test
+    file, whose tests run in order on it."""
+    with environment(mirror_dir):
+        return clone(baseline, tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2]) / "repo")
+
+
+@pytest.fixture
+def served(mirror_dir) -> Iterator[FileServer]:
+    """This interpreter's dvc and python, and the fixture files over HTTP, for one test."""
+    with environment(mirror_dir) as server:
+        yield server
