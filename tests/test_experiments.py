@@ -92,12 +92,6 @@ def test_a_task_override_reruns_only_that_task(repo):
     assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd", "publish@nslkdd"}
 
 
-def test_an_unknown_key_stops_the_run(repo):
-    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
-    assert result.returncode != 0
-    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
-
-
 def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
     sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, whatever the tests above applied
     sh(repo, "dvc", "checkout", "-q", "--force")
@@ -149,3 +143,11 @@ def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run
     committed = json.loads(sh(repo, "git", "show", "HEAD:metrics/advertising.json").stdout)["test"]["r2"]
     assert r2["values"][0] == committed  # the default seed gives the committed figure again, exactly
     assert r2["values"][1] != committed and r2["std"] > 0
+
+
+def test_an_unknown_key_stops_the_run(repo):
+    """Last: DVC 3.67 leaves the workspace it stashed for a refused `dvc exp run` behind, and
+    the next `dvc exp run --queue` brings those files back into the workspace (seen here)."""
+    result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
+    assert result.returncode != 0
+    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
