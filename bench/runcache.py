@@ -44,6 +44,7 @@ def main() -> None:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
         dvc(repo, "config", "--local", "cache.dir", str(ROOT / ".dvc/cache"))
         for task in tasks:
+            subprocess.run(["git", "checkout", "-q", "--", "dvc.lock"], cwd=repo, check=True)  # every stage's entry
             dvc(repo, "checkout", "-q", f"data/features/{task}")
             run, out = dvc(repo, "repro", "--force", "--no-run-cache", "--single-item", f"train@{task}")
             assert f"Running stage 'train@{task}'" in out, out
