@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
+
 from reprolab.cli import guarded
 from reprolab.files import UserError
 
@@ -24,9 +27,6 @@ from reprolab.files import UserError
 def push(remote: str | None = None) -> dict[str, int]:
     """Push; how many files of the workspace's outputs, run-cache entries and objects of the
     runs were sent, and how many of the runs' objects this cache no longer holds."""
-    from dvc.exceptions import DvcException
-    from dvc.repo import Repo
-
     try:
         with Repo() as repo:
             outputs = repo.push(remote=remote)
