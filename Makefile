@@ -34,10 +34,11 @@ push: $(VENV)/.installed  ## send the outputs, every run's entry and the runs' o
 test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed  ## timings of the training loop and the image models; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
+bench: $(VENV)/.installed  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
+	python -m bench.fontdigits
 	python -m bench.peak
 	python -m bench.kernels
 	python -m bench.runcache

@@ -4,15 +4,18 @@
 
 Tables: a CSV whose header names the feature columns (others are ignored, in any order),
 or, for a task with a headerless raw format (NSL-KDD), its lines with or without the
-trailing label columns. Images: image files or folders of them, converted to the model's
-size and channels. Text: a file of headlines, one a line, or a CSV with a `title` column.
+trailing label columns. Images: image files or folders of them, brought to the form of the
+training images (reprolab/image_form.py: for mnist a light digit, centred, on a dark ground).
+Text: a file of headlines, one a line, or a CSV with a `title` column.
 The output has one row per input: its id, the predicted label by name and the probability
-of each class (regression: the predicted value).
+of each class (regression: the predicted value). Blank lines are skipped, and said so; the
+ids keep the numbers of the lines (rows, for a CSV) they were read from.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from reprolab import image_form
 from reprolab.features.table import TabularEncoder
 from reprolab.features.text import Hashing, Vectors, encode, tokenize
 from reprolab.files import UserError
@@ -33,10 +37,30 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 
 def _read_csv(path: Path, header: bool) -> pd.DataFrame:
-    return load_csv(path, header, dtype=str, keep_default_na=False)  # values checked as the pipeline checks them
+    """Every row, blank ones included (row i is the file's line i + 1, + 1 below a header), as
+    strings: the values are checked as the pipeline checks them."""
+    return load_csv(path, header, dtype=str, keep_default_na=False, skip_blank_lines=False)
 
 
-def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> pd.DataFrame:
+def _blank(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows hold nothing: a blank line, or a row of empty fields."""
+    return frame.fillna("").astype(str).apply(lambda column: column.str.strip() == "").all(axis=1).to_numpy()
+
+
+def _ids(path: Path, numbers: np.ndarray, files: int) -> list:
+    """The ids of the rows (or lines) numbered so: the number, prefixed by the file's name where there are several."""
+    return [f"{path.name}:{n}" if files > 1 else int(n) for n in numbers]
+
+
+def _skipped(blanks: dict[Path, int]) -> None:
+    """One warning line for the blank lines of every input."""
+    if total := sum(blanks.values()):
+        where = ", ".join(f"{path.name}: {n}" for path, n in blanks.items() if n)
+        log.warning("%d blank line(s) skipped (%s); the ids are the lines' own numbers", total, where)
+
+
+def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> tuple[pd.DataFrame, np.ndarray]:
+    """The feature rows of one file, and which of the file's rows were blank (left out)."""
     features = [*encoder.numeric, *encoder.categorical]
     frame = _read_csv(path, header=True)
     if set(features) <= set(frame.columns):
@@ -55,25 +79,31 @@ def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> p
             )
         frame.columns = list(layout[: frame.shape[1]])
         header = False
-    if frame.empty:
+    blank = _blank(frame)
+    if blank.all():
         raise UserError(f"{path}: no rows")
     # Checked as the file lays them out, so that an error names the file's own line and column;
-    # a column the model does not read (sales, an index, a dropped feature) is not checked.
-    frame = frame.assign(**{c: "0" for c in frame.columns if c not in features}).replace("", np.nan)
-    return check_values(frame, path, header, list(frame.columns), tuple(encoder.numeric))[features]
+    # a column the model does not read (sales, an index, a dropped feature) is not checked, nor
+    # a blank row (it stands in with zeros, and is left out below).
+    frame = frame.assign(**{c: "0" for c in frame.columns if c not in features})
+    frame.loc[blank] = "0"
+    frame = check_values(frame.replace("", np.nan), path, header, list(frame.columns), tuple(encoder.numeric))
+    return frame[features][~blank], blank
 
 
 def read_tables(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
     encoder = TabularEncoder.from_dict(saved["preprocess"]["encoder"])
-    ids, blocks = [], []
+    ids, blocks, blanks = [], [], {}
     for path in paths:
-        rows = _table_rows(path, saved, encoder)
+        rows, blank = _table_rows(path, saved, encoder)
+        blanks[path] = int(blank.sum())
         x, unseen = encoder.transform(rows)
         if any(unseen.values()):
             counts = ", ".join(f"{n} with a {column} never seen in training" for column, n in unseen.items() if n)
             log.warning("%s: %s: encoded as unknown (all zeros)", path, counts)
-        ids += [f"{path.name}:{i}" if len(paths) > 1 else i for i in range(1, len(rows) + 1)]
+        ids += _ids(path, np.flatnonzero(~blank) + 1, len(paths))
         blocks.append(x)
+    _skipped(blanks)
     return ids, torch.from_numpy(np.concatenate(blocks))
 
 
@@ -92,36 +122,27 @@ def _image_files(paths: list[Path]) -> list[Path]:
 
 
 def read_images(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
-    from PIL import Image, UnidentifiedImageError
-
-    channels, height, width = saved["preprocess"]["image_shape"]
-    mode = "L" if channels == 1 else "RGB"
-    files, pixels, converted = _image_files(paths), [], 0
+    shape = tuple(saved["preprocess"]["image_shape"])
+    files, pixels, done = _image_files(paths), [], Counter()
     for path in files:
         try:
-            with Image.open(path) as image:
-                image.load()
-                if image.mode != mode or image.size != (width, height):
-                    converted += 1
-                    image = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-                array = np.asarray(image, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError) as err:
-            raise UserError(f"{path}: not an image ({type(err).__name__})") from None
-        pixels.append(array[None] if channels == 1 else array.transpose(2, 0, 1))
-    if converted:
-        log.warning("%d of %d images converted to %dx%d %s", converted, len(files), width, height, mode)
+            pixels.append(image_form.read(path, shape, done))
+        except ValueError as err:
+            raise UserError(f"{path}: {err}") from None
+    if line := image_form.summary(done, len(files), shape):
+        log.warning("%s", line)
     return [str(path) for path in files], torch.from_numpy(np.stack(pixels))
 
 
 def read_texts(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
     pre = saved["preprocess"]
-    titles, ids = [], []
+    titles, ids, blanks = [], [], {}
     for path in paths:
         if path.suffix.lower() == ".csv":
             frame = _read_csv(path, header=True)
             if "title" not in frame.columns:
                 raise UserError(f"{path}: a CSV of headlines needs a 'title' column")
-            lines = frame["title"].tolist()
+            lines = frame["title"].fillna("").tolist()
         else:
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
@@ -129,10 +150,13 @@ def read_texts(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
                 raise UserError(f"{path}: not found") from None
             except UnicodeDecodeError:
                 raise UserError(f"{path}: not UTF-8 text") from None
-        if not lines:
-            raise UserError(f"{path}: empty")
-        titles += lines
-        ids += [f"{path.name}:{i}" if len(paths) > 1 else i for i in range(1, len(lines) + 1)]
+        kept = np.flatnonzero([line.strip() != "" for line in lines])
+        if not kept.size:
+            raise UserError(f"{path}: empty" if not lines else f"{path}: only blank lines")
+        blanks[path] = len(lines) - kept.size
+        titles += [lines[i] for i in kept]
+        ids += _ids(path, kept + 1, len(paths))
+    _skipped(blanks)
     sentences = [tokenize(t, pre["lowercase"]) for t in titles]
     if saved["config"]["name"] == "fasttext":
         hashing = Hashing(pre["hashing"]["ngrams"], tuple(pre["hashing"]["chars"]), pre["hashing"]["buckets"])

@@ -4,10 +4,14 @@ exactly what `evaluate` gave on the test inputs; bad input is one line and no ou
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -115,13 +119,32 @@ def test_bad_input_is_one_line_and_no_output(advertising_model, content, expecte
     assert not (advertising_model / "out.csv").exists()
 
 
-def test_a_file_that_is_no_image_and_an_old_model_file_are_one_line(workdir):
+def zero_size_png() -> bytes:
+    """A PNG whose header says 0 x 10 pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 0, 10, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def test_a_bad_image_or_an_old_model_file_is_one_line_and_no_output(workdir):
+    from PIL import Image
+
     run_stages("mnist", download, split, featurize, train)
-    (workdir / "digit.png").write_text("not a png")
-    result = cli(workdir, "predict", "mnist", "digit.png")
-    assert (
-        result.returncode == 1 and result.stderr == "error: predict: digit.png: not an image (UnidentifiedImageError)\n"
-    )
+    (workdir / "digit.png").write_text("not a png")  # a text file, named as an image
+    Image.new("1", (20_000, 20_000)).save(workdir / "bomb.png")  # 400 megapixels in a few KB
+    (workdir / "zero.png").write_bytes(zero_size_png())
+    size = (workdir / "bomb.png").stat().st_size
+    for name, why in (
+        ("digit.png", "not an image (UnidentifiedImageError)"),
+        ("bomb.png", f"20000x20000 pixels ({size:,} bytes): a prediction reads images of 1 to 16 megapixels"),
+        ("zero.png", "not an image (UnidentifiedImageError)"),
+    ):
+        result = cli(workdir, "predict", "mnist", name, "--output", "out.csv")
+        assert (result.returncode, result.stderr) == (1, f"error: predict: {name}: {why}\n")
+        assert not (workdir / "out.csv").exists()
     old = torch.load(paths.model("mnist"), weights_only=True)
     torch.save({key: old[key] for key in ("config", "kind", "state_dict")}, paths.model("mnist"))
     result = cli(workdir, "predict", "mnist", "digit.png")
@@ -130,17 +153,52 @@ def test_a_file_that_is_no_image_and_an_old_model_file_are_one_line(workdir):
     )
 
 
-def test_the_command_line_prints_csv_and_converts_images_once(workdir):
+def test_the_command_line_prints_csv_and_says_what_it_converted(workdir):
     from PIL import Image
 
     run_stages("mnist", download, split, featurize, train)
-    Image.new("RGB", (56, 56), (255, 255, 255)).save(workdir / "big.png")
-    Image.new("L", (28, 28), 0).save(workdir / "small.png")
-    result = cli(workdir, "predict", "mnist", "big.png", "small.png")
+    Image.new("RGB", (56, 56), (255, 255, 255)).save(workdir / "blank.png")  # one colour
+    Image.new("L", (28, 28), 0).save(workdir / "small.png")  # the training images' form
+    digit = Image.new("RGB", (90, 60), (235, 235, 235))  # dark on light, off centre
+    digit.paste((20, 20, 20), (10, 10, 22, 50))
+    digit.save(workdir / "drawn.png")
+    result = cli(workdir, "predict", "mnist", "blank.png", "small.png", "drawn.png")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "id,label," + ",".join(f"p_{d}" for d in range(10)) and len(lines) == 3
-    assert result.stderr == "WARNING: 1 of 2 images converted to 28x28 L\n"
+    assert lines[0] == "id,label," + ",".join(f"p_{d}" for d in range(10)) and len(lines) == 4
+    assert result.stderr == (
+        "WARNING: 2 of 3 images converted to 28x28 L (1 resized, 1 inverted, 1 cropped); "
+        "1 of one colour (blank: nothing to centre), predicted as they are\n"
+    )
+
+
+def test_blank_rows_of_a_table_are_skipped_counted_and_keep_the_numbering(advertising_model, caplog):
+    rows = ["TV,radio,newspaper", "230.1,37.8,69.2", "", "44.5,39.3,45.1", " , , ", "17.2,45.9,69.3", ""]
+    (advertising_model / "gaps.csv").write_text("\n".join(rows) + "\n")
+    (advertising_model / "whole.csv").write_text("\n".join(r for r in rows if r.strip(" ,")) + "\n")
+    with caplog.at_level(logging.WARNING):
+        gaps = prediction.run("advertising", [Path("gaps.csv")], None, paths.model("advertising"))
+    assert caplog.messages == ["3 blank line(s) skipped (gaps.csv: 3); the ids are the lines' own numbers"]
+    whole = prediction.run("advertising", [Path("whole.csv")], None, paths.model("advertising"))
+    assert gaps["id"].tolist() == [1, 3, 5]  # the rows' own numbers below the header
+    assert gaps.drop(columns="id").equals(whole.drop(columns="id"))
+
+
+def test_blank_headlines_are_skipped_counted_and_keep_the_numbering(workdir, caplog):
+    run_stages("news", download, split, featurize, train)
+    lines = ["Fed raises interest rates again", "", "New smartphone unveiled", "   ", "Actor wins award", ""]
+    (workdir / "headlines.txt").write_text("\n".join(lines) + "\n")
+    (workdir / "whole.txt").write_text("\n".join(line for line in lines if line.strip()) + "\n")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        gaps = prediction.run("news", [Path("headlines.txt")], None, paths.model("news"))
+    assert caplog.messages == ["3 blank line(s) skipped (headlines.txt: 3); the ids are the lines' own numbers"]
+    whole = prediction.run("news", [Path("whole.txt")], None, paths.model("news"))
+    assert gaps["id"].tolist() == [1, 3, 5]  # the lines' own numbers
+    assert gaps.drop(columns="id").equals(whole.drop(columns="id"))
+    (workdir / "blank.txt").write_text("\n \n")
+    with pytest.raises(UserError, match=r"^blank.txt: only blank lines$"):
+        prediction.run("news", [Path("blank.txt")], None, paths.model("news"))
 
 
 def test_the_package_installs_with_its_command(tmp_path):
