@@ -18,6 +18,12 @@ COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 18
 
+# The set-up: the venv, and the page template that draws `dvc plots show` offline (.dvc/config names it).
+SETUP := $(VENV)/.installed .dvc/offline.html
+
+.dvc/offline.html: $(VENV)/.installed
+	$(BIN)/python -m reprolab.plots_page
+
 $(VENV)/.installed: requirements.txt constraints.txt
 	@$(or $(PYTHON),false) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo \
 	  "error: make: $(if $(PYTHON),$(PYTHON) is not,found no) Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
@@ -25,16 +31,16 @@ $(VENV)/.installed: requirements.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
 
-repro: $(VENV)/.installed  ## create .venv if needed, then run the pipeline (dvc repro)
+repro: $(SETUP)  ## create .venv if needed, then run the pipeline (dvc repro)
 	dvc repro
 
-push: $(VENV)/.installed  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
+push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
 	python -m reprolab.sharing
 
-test: $(VENV)/.installed  ## the test suite (offline; a few minutes on 2 cores)
+test: $(SETUP)  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(VENV)/.installed  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
+bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
@@ -43,27 +49,27 @@ bench: $(VENV)/.installed  ## timings of the training loop and the image models;
 	python -m bench.kernels
 	python -m bench.runcache
 
-report: $(VENV)/.installed  ## the pull-request report against BASE (default main); exits 1 on a regression
+report: $(SETUP)  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)
 
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
-seeds: $(VENV)/.installed  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json; VARIANT=mnist-mlp: a variant's
+seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json; VARIANT=mnist-mlp: a variant's
 	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))
 	python -m reprolab.results
 
-search: $(VENV)/.installed  ## the Optuna study of search.yaml for TASK=... (queued experiments) -> reports/search/
+search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... (queued experiments) -> reports/search/
 	python -m reprolab.search $(TASK)
 	python -m reprolab.results
 
-results: $(VENV)/.installed  ## rewrite the README's results table from the committed metrics/
+results: $(SETUP)  ## rewrite the README's results table from the committed metrics/
 	python -m reprolab.results
 
-times: $(VENV)/.installed  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
+times: $(SETUP)  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
 	python -m reprolab.timings
 
-lint: $(VENV)/.installed  ## ruff check and format check
+lint: $(SETUP)  ## ruff check and format check
 	ruff check . && ruff format --check .
 
 clean:  ## remove .venv
