@@ -63,10 +63,10 @@ search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... (queued experi
 	python -m reprolab.search $(TASK)
 	python -m reprolab.results
 
-results: $(SETUP)  ## rewrite the README's results table from the committed metrics/
+results: $(SETUP)  ## rewrite the README's results table (metrics/) and docs/experiments.md's selection tables (reports/search/)
 	python -m reprolab.results
 
-times: $(SETUP)  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
+times: $(SETUP)  ## rewrite docs/benchmarks.md's stage-time table from logs/runs.jsonl (after make repro)
 	python -m reprolab.timings
 
 lint: $(SETUP)  ## ruff check and format check

@@ -1,9 +1,10 @@
-"""The README's results and selection tables, generated from the committed metrics/,
-reports/*/details.json, reports/seeds.json (mean ± std over seeds, `make seeds`) and
-reports/search/*.json (the searches that chose the defaults, `make search`).
+"""The generated tables: README.md's results table, from the committed metrics/,
+reports/*/details.json and reports/seeds.json (mean ± std over seeds, `make seeds`), and
+docs/experiments.md's selection tables, from reports/search/*.json (the searches that chose
+the defaults, `make search`). FILES says which file holds which table.
 
-python -m reprolab.results          # rewrite the table in README.md (make results)
-python -m reprolab.results --check  # exit 1 when README.md's table is stale
+python -m reprolab.results          # rewrite the tables in every file of FILES (make results)
+python -m reprolab.results --check  # exit 1 when a file's table is stale
 """
 
 from __future__ import annotations
@@ -108,19 +109,34 @@ def _between(text: str, markers: tuple[str, str], content: str) -> str:
     return text[:start] + "\n" + content.rstrip("\n") + "\n" + text[end:]
 
 
-def updated(readme: str, root: Path) -> str:
-    return _between(_between(readme, (BEGIN, END), table(root)), SELECTION, selection(root))
+# Which file holds which table: its markers and what writes the table between them.
+FILES = {
+    "README.md": [((BEGIN, END), table)],
+    "docs/experiments.md": [(SELECTION, selection)],
+}
+
+
+def updated(name: str, text: str, root: Path) -> str:
+    """`text`, the content of `name` (a file of FILES), with its tables written afresh from `root`."""
+    for markers, write in FILES[name]:
+        text = _between(text, markers, write(root))
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m reprolab.results", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when README.md's table is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a file's table is stale")
     args = parser.parse_args()
-    readme = Path("README.md").read_text()
-    fresh = updated(readme, Path("."))
-    if args.check:
-        sys.exit(0 if fresh == readme else "README.md: the results table is stale (run: make results)")
-    write_text("README.md", fresh)
+    stale = []
+    for name in FILES:
+        text = Path(name).read_text()
+        fresh = updated(name, text, Path("."))
+        if fresh != text:
+            stale.append(name)
+            if not args.check:
+                write_text(name, fresh)
+    if args.check and stale:
+        sys.exit(f"{', '.join(stale)}: a generated table is stale (run: make results)")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ asks the study for `batch` trials, queues one `dvc exp run -S ... publish@TASK` 
 seed (named NAME-STAMP-N[-sSEED]), runs them and tells the study their validation figure, the
 mean over the seeds where there are several. Only validation figures are read: the test split
 never takes part in a choice. The trials, best first, go to reports/search/NAME.json and .md
-(the README's selection table); the best one's overrides are printed, to be copied into
-params.yaml (or the variant's recipe) by hand.
+(the selection tables of docs/experiments.md); the best one's overrides are printed, to be
+copied into params.yaml (or the variant's recipe) by hand.
 """
 
 from __future__ import annotations

@@ -71,9 +71,47 @@ def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
     assert loaded == {f"metrics/{name}.json" for name in tasks.NAMES}
 
 
-def test_the_readme_results_table_is_current():
-    readme = (ROOT / "README.md").read_text()
-    assert results.updated(readme, ROOT) == readme, "README.md: the results table is stale (run: make results)"
+@pytest.mark.parametrize("name", sorted(results.FILES))
+def test_the_generated_tables_are_current(name):
+    """README.md's results table and docs/experiments.md's selection tables (make results)."""
+    text = (ROOT / name).read_text()
+    assert results.updated(name, text, ROOT) == text, f"{name}: a generated table is stale (run: make results)"
+
+
+# [text](target) or ![alt](target), with an optional "title"; code (fenced or inline) holds no links.
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
+CODE = re.compile(r"^```.*?^```|`[^`]*`", re.MULTILINE | re.DOTALL)
+
+
+def pages() -> list[Path]:
+    """The documentation: README.md, the first visit, and docs/*.md, the rest by topic."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def links(page: Path) -> list[str]:
+    """The targets of a page's relative links, without their #fragment (none for an anchor alone,
+    an address with a scheme, http(s): or mailto:)."""
+    targets = LINK.findall(CODE.sub("", page.read_text()))
+    return [t.partition("#")[0] for t in targets if not t.startswith("#") and not re.match(r"[a-zA-Z][\w+.-]*:", t)]
+
+
+def test_every_relative_link_of_the_readme_and_docs_resolves():
+    broken = []
+    for page in pages():
+        for target in links(page):
+            path = (page.parent / target).resolve()
+            if not (path.is_relative_to(ROOT.resolve()) and path.exists()):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []
+
+
+def test_the_readme_is_a_first_visit_that_links_every_docs_page():
+    readme = ROOT / "README.md"
+    assert len(readme.read_text().splitlines()) <= 160, "README.md: keep it to a first visit; move the rest to docs/"
+    linked = {(ROOT / target).resolve() for target in links(readme)}
+    assert [p.name for p in pages()[1:] if p.resolve() not in linked] == []
+    for page in pages()[1:]:
+        assert page.read_text().startswith("# "), f"{page.name}: a page starts with its # title"
 
 
 def test_the_seed_summary_is_of_the_committed_run_and_every_task():

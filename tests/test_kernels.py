@@ -144,7 +144,7 @@ def test_a_portable_run_needs_a_fixed_thread_count(workdir):
     assert params.load(every()).train_for("mnist").threads == 0
 
 
-def test_make_times_writes_the_readme_table_from_the_runs_log(tmp_path):
+def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
     from reprolab import timings
 
     facts = {"cpu": "Some CPU", "offers": "avx512", "cpus": 2, "reproducible": "portable", "kernels": "AVX2"}
@@ -168,8 +168,10 @@ def test_make_times_writes_the_readme_table_from_the_runs_log(tmp_path):
         "| all 2 | 50.6 (0.8 min) | |",
     ]
     assert "On Some CPU (offers avx512), AVX2 kernels (portable), 2 CPUs." in table
-    readme = f"intro\n{timings.MARKERS[0]}\nold\n{timings.MARKERS[1]}\nrest\n"
-    assert timings.updated(readme, runs) == f"intro\n{timings.MARKERS[0]}\n{table}\n{timings.MARKERS[1]}\nrest\n"
+    page = f"intro\n{timings.MARKERS[0]}\nold\n{timings.MARKERS[1]}\nrest\n"
+    assert timings.updated(page, runs) == f"intro\n{timings.MARKERS[0]}\n{table}\n{timings.MARKERS[1]}\nrest\n"
+    held = (ROOT / timings.PAGE).read_text()  # the page that make times writes holds the table
+    assert held.index(timings.MARKERS[0]) < held.index(timings.MARKERS[1])
     with pytest.raises(UserError, match="no stage has run here yet"):
         timings.latest(tmp_path / "none.jsonl")
 
