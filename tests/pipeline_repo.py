@@ -39,9 +39,9 @@ def ran(result: subprocess.CompletedProcess | str) -> set[str]:
     return set(experiments.RAN.findall(getattr(result, "stdout", result)))
 
 
-def restored(result: subprocess.CompletedProcess) -> set[str]:
-    """The stages a dvc command restored from the run cache."""
-    return set(experiments.RESTORED.findall(result.stdout))
+def restored(result: subprocess.CompletedProcess | str) -> set[str]:
+    """The stages a dvc command (or an experiment's log) restored from the run cache."""
+    return set(experiments.RESTORED.findall(getattr(result, "stdout", result)))
 
 
 def make_repo(repo: Path, mirror_dir: Path) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline_repo import TASKS, ran, sh
+from tests.pipeline_repo import TASKS, ran, restored, sh
 
 pytestmark = pytest.mark.usefixtures("served")
 
@@ -93,15 +93,16 @@ def test_a_task_override_reruns_only_that_task(repo):
 
 
 def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
+    """Its trials are the rates the queued sweep above ran: each is restored from the run cache."""
     sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, whatever the tests above applied
     sh(repo, "dvc", "checkout", "-q", "--force")
     space = {"metric": "val.r2", "direction": "maximize", "trials": 2, "batch": 2, "sampler": "grid"}
-    space["space"] = {"train.lr": {"choices": [0.003, 0.03]}}
+    space["space"] = {"train.lr": {"choices": [0.002, 0.02]}}
     (repo / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "advertising": space}))
     before = sh(repo, "git", "status", "--porcelain").stdout
     result = sh(repo, sys.executable, "-m", "reprolab.search", "advertising")
     study = json.loads((repo / "reports/search/advertising.json").read_text())
-    assert sorted(t["params"]["train.lr"] for t in study["trials"]) == [0.003, 0.03]
+    assert sorted(t["params"]["train.lr"] for t in study["trials"]) == [0.002, 0.02]
     first, second = (t["val"]["r2"] for t in study["trials"])
     assert first >= second and first != second  # best first, and each trial ran its own lr
     assert f"dvc exp apply {study['trials'][0]['experiment']}" in result.stdout
@@ -114,6 +115,10 @@ def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
         if exp.get("name") in names
     }
     assert ran_as == {t["experiment"]: t["params"]["train.lr"] for t in study["trials"]}
+    costly = {f"{s}@advertising" for s in ("train", "evaluate")}
+    for name in names:  # the sweep above trained these configurations: restored, not trained again
+        log = sh(repo, "dvc", "queue", "logs", name).stdout
+        assert costly <= restored(log) and not costly & ran(log), log
     status = sh(repo, "git", "status", "--porcelain").stdout  # the trials ran elsewhere: only the results are new
     assert set(status.splitlines()) - set(before.splitlines()) == {"?? reports/search/"}
 
