@@ -98,7 +98,8 @@ def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
     sh(repo, "dvc", "checkout", "-q", "--force")
     space = {"metric": "val.r2", "direction": "maximize", "trials": 2, "batch": 2, "sampler": "grid"}
     space["space"] = {"train.lr": {"choices": [0.002, 0.02]}}
-    (repo / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "advertising": space}))
+    seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]  # the sweep's: the same configurations
+    (repo / "search.yaml").write_text(yaml.safe_dump({"seed": seed, "advertising": space}))
     before = sh(repo, "git", "status", "--porcelain").stdout
     result = sh(repo, sys.executable, "-m", "reprolab.search", "advertising")
     study = json.loads((repo / "reports/search/advertising.json").read_text())
