@@ -46,7 +46,7 @@ def digit(grey: np.ndarray, size: int = 28) -> tuple[np.ndarray, bool]:
     from PIL import Image
 
     inverted = ground_is_light(grey)
-    ink = (255 - grey) if inverted else grey.copy()
+    ink = (255 - grey) if inverted else grey
     if ink.min() == ink.max():
         raise BlankImage("one colour")
     level = otsu(ink)

@@ -86,6 +86,11 @@ def open_page(html: Path, screenshot: Path | None = None, width: int = 1400, hei
         return subprocess.run(dumped, capture_output=True, text=True, check=True, timeout=120).stdout
 
 
+def written(printed: str) -> Path:
+    """The page a `dvc plots show` or `dvc plots diff` wrote: it prints its file:// address last."""
+    return Path(printed.strip().splitlines()[-1].removeprefix("file://"))
+
+
 def drawn(dom: str) -> int:
     """How many charts Vega drew in a page's DOM."""
     return len(DRAWN.findall(dom))
@@ -102,7 +107,7 @@ def main() -> None:
         print(write())
         if args.screenshot:
             shown = subprocess.run(["dvc", "plots", "show"], capture_output=True, text=True, check=True)
-            html = Path(shown.stdout.strip().splitlines()[-1].removeprefix("file://"))
+            html = written(shown.stdout)
             print(f"{args.screenshot}: {drawn(open_page(html, args.screenshot))} charts drawn")
 
     guarded("plots_page", work)

@@ -27,11 +27,6 @@ def run(clone: Path, *args: str) -> str:
     return result.stdout
 
 
-def page_of(printed: str) -> Path:
-    """The page a `dvc plots` command wrote (it prints its file:// address last)."""
-    return Path(printed.strip().splitlines()[-1].removeprefix("file://"))
-
-
 def test_a_fresh_clone_draws_every_plot_offline(tmp_path):
     from PIL import Image, ImageStat
 
@@ -39,7 +34,7 @@ def test_a_fresh_clone_draws_every_plot_offline(tmp_path):
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     run(clone, sys.executable, "-m", "reprolab.plots_page")  # the set-up's step
     declared = len(yaml.safe_load((clone / "dvc.yaml").read_text())["plots"])
-    shown = page_of(run(clone, "dvc", "plots", "show"))
+    shown = plots_page.written(run(clone, "dvc", "plots", "show"))
     html = shown.read_text()
     assert "cdn.jsdelivr" not in html and "<script src=" not in html  # nothing to fetch
     picture = tmp_path / "page.png"
@@ -47,5 +42,5 @@ def test_a_fresh_clone_draws_every_plot_offline(tmp_path):
     grey = Image.open(picture).convert("L")
     assert ImageStat.Stat(grey).stddev[0] > 20 and len(grey.getcolors(1 << 16)) > 50  # not a blank page
 
-    diff = page_of(run(clone, "dvc", "plots", "diff", "HEAD"))
+    diff = plots_page.written(run(clone, "dvc", "plots", "diff", "HEAD"))
     assert plots_page.drawn(plots_page.open_page(diff)) == declared
