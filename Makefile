@@ -9,6 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
+ifdef STORAGE  # the study database of a search or seed run (docs/many-machines.md); through the environment, so never echoed
+export REPROLAB_STORAGE := $(STORAGE)
+endif
 
 .PHONY: help repro push test bench report compare seeds search results times lint clean
 .DEFAULT_GOAL := help
@@ -40,7 +43,7 @@ push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to 
 test: $(SETUP)  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving
+bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
@@ -48,6 +51,7 @@ bench: $(SETUP)  ## timings of the training loop and the image models; font digi
 	python -m bench.peak
 	python -m bench.kernels
 	python -m bench.runcache
+	python -m bench.many_machines
 
 report: $(SETUP)  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)
@@ -55,11 +59,11 @@ report: $(SETUP)  ## the pull-request report against BASE (default main); exits 
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
-seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 (queued experiments) -> reports/seeds.json; VARIANT=mnist-mlp: a variant's
+seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 -> reports/seeds.json; VARIANT=mnist-mlp: a variant's; STORAGE=URL: shared
 	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))
 	python -m reprolab.results
 
-search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... (queued experiments) -> reports/search/
+search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... -> reports/search/; STORAGE=URL: a worker of a shared one
 	python -m reprolab.search $(TASK)
 	python -m reprolab.results
 

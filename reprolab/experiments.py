@@ -1,10 +1,13 @@
-"""Queued DVC experiments, run and read back: what the searches (reprolab/search.py) and
-the seed runs (reprolab/seeds.py) are made of.
+"""DVC experiments, run, shared and read back: what the searches (reprolab/search.py) and the
+seed runs (reprolab/seeds.py) are made of.
 
-Each run is `dvc exp run --queue -n NAME -S KEY=VALUE... [TARGET]`: DVC copies the
-workspace as it is when the run is queued into a temporary directory, runs it there (the
-workspace is left alone, so work can go on meanwhile) and keeps the result as a named
-experiment, which `dvc exp show` lists and `dvc exp apply NAME` brings back.
+Each run is `dvc exp run --temp -n NAME -S KEY=VALUE... [TARGET]`: DVC copies the workspace
+into a temporary directory, runs it there (the workspace is left alone, so work can go on
+meanwhile, and a run killed half-way leaves it as it was) and keeps the result as a named
+experiment, which `dvc exp show` lists and `dvc exp apply NAME` brings back. One run at a
+time in a clone: two at once in one workspace mix their params. `dvc exp push` sends a
+finished experiment (its git ref, its outputs and its run-cache entries) to the remotes, and
+`dvc exp pull` brings it into another clone.
 """
 
 from __future__ import annotations
@@ -12,55 +15,73 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
+from dataclasses import dataclass
 
 from reprolab.files import UserError
 
-POLL_SECONDS = 5
 RAN = re.compile(r"Running stage '([^']+)'")
 RESTORED = re.compile(r"Stage '([^']+)' is cached - skipping run, checking out outputs")  # DVC's run cache
+
+
+class ExperimentFailed(Exception):
+    """A run that failed (its trial fails; the search goes on)."""
 
 
 def dvc(*args: str) -> str:
     result = subprocess.run(["dvc", *args], capture_output=True, text=True)
     if result.returncode != 0:
-        raise UserError(f"dvc {' '.join(args)}: {(result.stderr or result.stdout).strip()}")
+        raise UserError(f"dvc {' '.join(args)}: {_last(result)}")
     return result.stdout
 
 
-def _idle() -> bool:
-    """Nothing queued, and nothing running (a task a killed run left marked Running, with no
-    worker alive, does not count)."""
-    status = dvc("queue", "status")
-    if re.search(r"\bQueued\b", status):
-        return False
-    return not re.search(r"\bRunning\b", status) or bool(re.search(r"Worker status: 0 active", status))
+def _last(result: subprocess.CompletedProcess) -> str:
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit status {result.returncode}"
 
 
-def run(runs: dict[str, list[str]], targets: tuple[str, ...] = (), jobs: int = 1) -> dict[str, dict | None]:
-    """Queue one experiment per name with its `-S` overrides, run the queue `jobs` at a time,
-    wait, and return each run's metrics ({path: {key: ...}}), or None where it failed."""
-    if not _idle():
-        raise UserError("the DVC queue is busy (dvc queue status): wait for it, or dvc queue kill")
-    baseline = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    for name, overrides in runs.items():
-        dvc("exp", "run", "--queue", "-n", name, *(arg for value in overrides for arg in ("-S", value)), *targets)
-    dvc("queue", "start", "-j", str(jobs))
-    while not _idle():
-        time.sleep(POLL_SECONDS)
-    return metrics(list(runs), baseline)
+@dataclass
+class Run:
+    name: str
+    metrics: dict  # {path: {key: ...}}, as `dvc exp show --json` gives them
+    ran: list[str]  # the stages it ran
+    restored: list[str]  # and those it restored from the run cache
 
 
-def stages(name: str) -> tuple[list[str], list[str]]:
-    """The stages a finished experiment ran, and those it restored from the run cache, as
-    its log (`dvc queue logs NAME`) says."""
-    log = dvc("queue", "logs", name)
-    return sorted(set(RAN.findall(log))), sorted(set(RESTORED.findall(log)))
+def head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def run(name: str, overrides: list[str], targets: tuple[str, ...] = ()) -> Run:
+    """Run one experiment with its `-S` overrides; ExperimentFailed if it fails."""
+    args = ["dvc", "exp", "run", "--temp", "-n", name, *(a for value in overrides for a in ("-S", value)), *targets]
+    result = subprocess.run(args, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExperimentFailed(f"{name}: {_last(result)}")
+    found = metrics([name])[name]
+    if found is None:
+        raise ExperimentFailed(f"{name}: ran, but dvc exp show has no metrics of it")
+    ran, restored = sorted(set(RAN.findall(result.stdout))), sorted(set(RESTORED.findall(result.stdout)))
+    return Run(name, found, ran, restored)
+
+
+def push(names: list[str], remote: str) -> None:
+    """The experiments' git refs to the git remote, their outputs and run-cache entries to the
+    DVC remote. A failure is one line: the trial is not told complete."""
+    result = subprocess.run(["dvc", "exp", "push", "--run-cache", remote, *names], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"dvc exp push {remote} {' '.join(names)} failed: {_last(result)}")
+
+
+def pull(names: list[str], remote: str) -> None:
+    """Bring experiments run in other clones (their refs and outputs) into this one."""
+    result = subprocess.run(["dvc", "exp", "pull", remote, *names], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"dvc exp pull {remote} {' '.join(names)} failed: {_last(result)}")
 
 
 def metrics(names: list[str], baseline: str = "HEAD") -> dict[str, dict | None]:
-    """The metrics of the named experiments of `baseline` (the commit they were queued on, which
-    a commit made meanwhile does not change), as `dvc exp show --json` gives them."""
+    """The metrics of the named experiments of `baseline` (the commit they ran on, which a
+    commit made meanwhile does not change), as `dvc exp show --json` gives them."""
     found: dict[str, dict | None] = dict.fromkeys(names)
     for entry in json.loads(dvc("exp", "show", "--json", "--no-fetch", "--rev", baseline) or "[]"):
         for experiment in entry.get("experiments") or []:

@@ -1,23 +1,32 @@
 """The searches that chose a task's defaults: an Optuna study whose trials are DVC experiments.
 
-    python -m reprolab.search NAME [--trials N] [--jobs J]     (make search TASK=NAME)
+    python -m reprolab.search NAME [--storage URL] [--trials N] [--remote GIT_REMOTE] [--new]
+    python -m reprolab.search NAME --report [--storage URL]     (make search TASK=NAME [STORAGE=URL])
 
 search.yaml names the training seed(s) of every trial (42, 43, ...: apart from the seeds 1, 2
 and 3 that the reported figures average over, so that no seed is both chosen on and reported)
 and, per search, the params searched (keys under `tasks.TASK.` in params.yaml), their ranges,
 the validation metric to optimise and the number of trials. A search is named after its task,
-or names it (`task:`) and fixes some params (`set:`), e.g. the mnist `mlp` variant. Each round
-asks the study for `batch` trials, queues one `dvc exp run -S ... publish@TASK` per trial and
-seed (named NAME-STAMP-N[-sSEED]), runs them and tells the study their validation figure, the
-mean over the seeds where there are several. Only validation figures are read: the test split
-never takes part in a choice. The trials, best first, go to reports/search/NAME.json and .md
-(the selection tables of docs/experiments.md); the best one's overrides are printed, to be
-copied into params.yaml (or the variant's recipe) by hand.
+or names it (`task:`) and fixes some params (`set:`), e.g. the mnist `mlp` variant.
+
+The study lives in Optuna's storage under the search's name (reprolab/studies.py): a SQLite
+file by default, so that a search cut short goes on where it stopped, or a database that
+workers on many machines share (docs/many-machines.md). Each process started so is a worker:
+it takes trials until the study has N complete ones, runs each trial's experiments (one per
+seed, `dvc exp run --temp -S ... publish@TASK`, named NAME-STAMP-TRIAL[-sSEED]), pushes them
+to the remotes where the study is shared (`dvc exp push --run-cache`), and only then tells the
+study their validation figure (the mean over the seeds where there are several). Only
+validation figures are read: the test split never takes part in a choice. The trials, best
+first, go to reports/search/NAME.json and .md (the selection tables of docs/experiments.md),
+built from the storage and the trials' experiments (pulled where this clone lacks them, so
+that any clone can write them and `dvc exp apply` the best); the best one's overrides are
+printed, to be copied into params.yaml (or the variant's recipe) by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import math
 import time
@@ -26,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from reprolab import experiments
+from reprolab import experiments, studies
 from reprolab.files import UserError, read_json, write_json, write_text
 
 SPACE_FILE = Path("search.yaml")
@@ -78,51 +87,141 @@ def override(task: str, key: str, value: Any) -> str:
     return f"++tasks.{task}.{key}={text}"  # ++: set, whether params.yaml names the key or not
 
 
-def _study(config: dict[str, Any], seed: int):
-    """A TPE study; for `sampler: grid`, every combination of the choices is enqueued in order
-    (each trial then takes the next one; Optuna's GridSampler stops a study only inside
-    `optimize`, not under ask and tell)."""
+def _suggest(trial, key: str, distribution) -> Any:
     import optuna
 
-    study = optuna.create_study(direction=config["direction"], sampler=optuna.samplers.TPESampler(seed=seed))
-    if config["sampler"] == "grid":
-        keys = list(config["space"])
-        for combination in itertools.product(*(config["space"][key].choices for key in keys)):
-            study.enqueue_trial(dict(zip(keys, combination, strict=True)))
+    if isinstance(distribution, optuna.distributions.CategoricalDistribution):
+        return trial.suggest_categorical(key, distribution.choices)
+    if isinstance(distribution, optuna.distributions.IntDistribution):
+        return trial.suggest_int(key, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+    return trial.suggest_float(key, distribution.low, distribution.high, log=distribution.log, step=distribution.step)
+
+
+def stored(config: dict[str, Any]) -> dict[str, Any]:
+    """What a study keeps of its search, to refuse a worker of another search of that name."""
+    import optuna
+
+    kept = {key: config[key] for key in ("task", "set", "seeds", "metric")}
+    return kept | {"space": {k: optuna.distributions.distribution_to_json(d) for k, d in config["space"].items()}}
+
+
+def open_search(name: str, config: dict[str, Any], store, seed: int | None = None, new: bool = False, create=True):
+    """The search's study: created by its first worker (for `sampler: grid`, every combination
+    of the choices queued in order), joined by the others. Each worker samples with its own
+    seed (TPE with a constant liar: the trials running elsewhere count as taken)."""
+    import optuna
+
+    if not create and name not in optuna.study.get_all_study_names(store):
+        raise UserError(f"study {name}: not in the storage (run the search first)")
+    if new:
+        with contextlib.suppress(KeyError):  # none of that name yet
+            optuna.delete_study(study_name=name, storage=store)
+
+    def setup(study) -> None:
+        study.set_user_attr("revision", experiments.head())
+        study.set_user_attr("stamp", time.strftime("%Y%m%d-%H%M%S"))  # in the experiments' names
+        if config["sampler"] == "grid":
+            keys = list(config["space"])
+            for combination in itertools.product(*(config["space"][key].choices for key in keys)):
+                study.enqueue_trial(dict(zip(keys, combination, strict=True)))
+
+    sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    study = studies.open_study(name, store, config["direction"], stored(config), setup, sampler)
+    revision, here = study.user_attrs["revision"], experiments.head()
+    if revision != here:
+        raise UserError(
+            f"study {name} runs on commit {revision[:12]}, this clone is at {here[:12]}: "
+            f"git checkout {revision[:12]}, or --new to start the study again here"
+        )
     return study
 
 
-def search(name: str, trials: int | None = None, jobs: int = 1, seed: int = 0) -> list[dict[str, Any]]:
-    import optuna
-
+def search(
+    name: str,
+    trials: int | None = None,
+    storage: str | None = None,
+    remote: str | None = None,
+    heartbeat: int = studies.HEARTBEAT,
+    seed: int | None = None,
+    new: bool = False,
+) -> list[dict[str, Any]]:
+    """Work on the search `name` until its study has `trials` complete trials (search.yaml's
+    number by default), then write its results; `remote`: the git remote each trial's
+    experiments are pushed to before the study is told (and the others' pulled from)."""
     config = load_space(name)
-    task, seeds, trials = config["task"], config["seeds"], trials or config["trials"]
+    task, seeds, wanted = config["task"], config["seeds"], trials or config["trials"]
     fixed = [override(task, k, v) for k, v in config["set"].items()]
-    study = _study(config, seed)
-    stamp, rows, order = time.strftime("%Y%m%d-%H%M%S"), [], []
-    while len(rows) < trials:
-        asked = [study.ask(config["space"]) for _ in range(min(config["batch"], trials - len(rows)))]
-        asked = {f"{name}-{stamp}-{t.number}": t for t in asked}
-        runs, names = {}, {}  # one experiment per trial and seed; its name carries the seed where there are several
-        for trial_name, t in asked.items():
-            searched = [override(task, k, v) for k, v in t.params.items()]
-            names[trial_name] = [trial_name + (f"-s{s}" if len(seeds) > 1 else "") for s in seeds]
-            runs |= {n: [f"seed={s}", *fixed, *searched] for n, s in zip(names[trial_name], seeds, strict=True)}
-        results = experiments.run(runs, (f"publish@{task}",), jobs)
-        for trial_name, trial in asked.items():
-            mine = names[trial_name]
-            figures = [(results[n] or {}).get(f"metrics/{task}.json", {}).get("val") for n in mine]
-            val = _mean(figures) if all(figures) else {}
-            value = experiments.lookup({"val": val}, config["metric"])
-            if isinstance(value, int | float) and math.isfinite(value):
-                study.tell(trial, value)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            rows.append({"trial": trial.number, "experiment": mine[0], "params": trial.params, "val": val})
-            rows[-1] |= {"experiments": mine} if len(mine) > 1 else {}
-            print(f"{trial_name}: {config['metric']} {value}  {' '.join(runs[mine[0]][1:])}", flush=True)
-        order = save(name, config, rows)  # after every round: a search cut short keeps what it ran
-    return order
+    store = studies.storage(storage, heartbeat)
+
+    def objective(trial) -> float:
+        params = {key: _suggest(trial, key, d) for key, d in config["space"].items()}
+        searched = [override(task, k, v) for k, v in params.items()]
+        stem = f"{name}-{study.user_attrs['stamp']}-{trial.number}"
+        names = [stem + (f"-s{s}" if len(seeds) > 1 else "") for s in seeds]
+        trial.set_user_attr("experiments", names)
+        print(f"trial {trial.number}: {' '.join(searched)}", flush=True)
+        try:
+            runs = [
+                experiments.run(n, [f"seed={s}", *fixed, *searched], (f"publish@{task}",))
+                for n, s in zip(names, seeds, strict=True)
+            ]
+        except experiments.ExperimentFailed as err:
+            trial.set_user_attr("failed", str(err))
+            print(f"trial {trial.number}: failed: {err}", flush=True)
+            raise
+        for r in runs:
+            print(f"{r.name}: ran {', '.join(r.ran) or 'nothing'}; restored {', '.join(r.restored) or 'nothing'}")
+        figures = [r.metrics.get(f"metrics/{task}.json", {}).get("val") for r in runs]
+        val = _mean(figures) if all(figures) else {}
+        value = experiments.lookup({"val": val}, config["metric"])
+        if not (isinstance(value, int | float) and math.isfinite(value)):
+            trial.set_user_attr("failed", f"no finite {config['metric']}")
+            raise experiments.ExperimentFailed(f"{stem}: {config['metric']} is {value}")
+        if remote:  # told only once its refs, outputs and run-cache entries are on the remotes
+            experiments.push(names, remote)
+        print(f"trial {trial.number}: {config['metric']} {value} ({', '.join(names)})", flush=True)
+        return value
+
+    def work() -> list[dict[str, Any]]:
+        nonlocal study
+        study = open_search(name, config, store, seed, new)
+        studies.work(study, wanted, objective, heartbeat, catch=(experiments.ExperimentFailed,))
+        return report(name, config, study, remote)
+
+    study = None
+    return studies.guarded_storage(storage, work)
+
+
+def report(name: str, config: dict[str, Any], study, remote: str | None = None) -> list[dict[str, Any]]:
+    """The study's trials, best first, to reports/search/NAME.json and .md: its complete trials
+    (their validation figures read from their experiments, pulled from `remote` where this
+    clone lacks them) and the failed ones that were not run again. A trial killed with its
+    worker, run again as another, and a trial pruned unrun are left out."""
+    from optuna.trial import TrialState
+
+    task, revision = config["task"], study.user_attrs["revision"]
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    names = [n for t in done for n in t.user_attrs["experiments"]]
+    found = experiments.metrics(names, revision) if names else {}
+    missing = [n for n in names if found[n] is None]
+    if missing and remote:
+        experiments.pull(missing, remote)
+        found = experiments.metrics(names, revision)
+    rows = []
+    for trial in trials:
+        if trial.state == TrialState.FAIL and "failed" not in trial.user_attrs:
+            continue  # its worker died, or was stopped: the trial was queued again
+        mine = trial.user_attrs.get("experiments", [])
+        figures = [(found.get(n) or {}).get(f"metrics/{task}.json", {}).get("val") for n in mine]
+        if trial.state == TrialState.COMPLETE and not all(figures):
+            print(f"trial {trial.number}: its experiments {', '.join(mine)} are not here: left out", flush=True)
+            continue
+        val = _mean(figures) if trial.state == TrialState.COMPLETE else {}
+        rows.append({"trial": trial.number, "experiment": mine[0] if mine else None, "params": trial.params})
+        rows[-1]["val"] = val
+        rows[-1] |= {"experiments": mine} if len(mine) > 1 else {}
+    return save(name, config, rows)
 
 
 def save(name: str, config: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -184,12 +283,24 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="python -m reprolab.search", description=__doc__.split("\n\n")[0])
     parser.add_argument("search", help="a search of search.yaml: a task's name, or a variant's (e.g. mnist-mlp)")
-    parser.add_argument("--trials", type=int, help="default: search.yaml's")
-    parser.add_argument("--jobs", type=int, default=1, help="experiments at a time (default 1)")
+    parser.add_argument("--trials", type=int, help="complete trials the study ends with (default: search.yaml's)")
+    studies.add_arguments(parser)
+    parser.add_argument("--new", action="store_true", help="delete the stored study of this name first")
+    parser.add_argument("--report", action="store_true", help="run no trial: write the results of the stored study")
     args = parser.parse_args()
+    remote = studies.remote(args)
 
     def work() -> None:
-        best = search(args.search, args.trials, args.jobs)[0]
+        if args.report:
+            config = load_space(args.search)
+            store = studies.storage(args.storage, args.heartbeat)
+            study = studies.guarded_storage(args.storage, lambda: open_search(args.search, config, store, create=False))
+            order = studies.guarded_storage(args.storage, lambda: report(args.search, config, study, remote))
+        else:
+            order = search(args.search, args.trials, args.storage, remote, args.heartbeat, new=args.new)
+        if not order or not order[0]["val"]:
+            raise UserError(f"search {args.search}: no trial complete")
+        best = order[0]
         print(f"best ({best['experiment']}): dvc exp apply {best['experiment']}, or set in params.yaml:")
         print("  " + " ".join(f"-S {o}" for o in chosen(args.search)[1]))
 

@@ -1,19 +1,25 @@
 """The pipeline over several training seeds: how much of a result is the seed's.
 
-    python -m reprolab.seeds [STAGE...] [--seeds 1 2 3] [--jobs J] [--set KEY=VALUE...] [--out FILE]
-    python -m reprolab.seeds --variant NAME [--seeds ...] [--jobs J]
+    python -m reprolab.seeds [STAGE...] [--seeds 1 2 3] [--set KEY=VALUE...] [--out FILE] [--storage URL]
+    python -m reprolab.seeds --variant NAME [--seeds ...] [--storage URL]
     (make seeds: the whole pipeline, default params, into reports/seeds.json;
      make seeds VARIANT=mnist-mlp: a variant of search.yaml into reports/seeds-mnist-mlp.json)
 
-Queues one `dvc exp run -S seed=N` per seed (the whole pipeline; the committed seed's
+Runs one `dvc exp run --temp -S seed=N` per seed (the whole pipeline; the committed seed's
 stages are up to date and skipped, and a stage whose code, data, params and seed already ran,
 here or in a clone whose run cache was pulled, is restored from DVC's run cache: a repeat
-trains nothing), runs them, says per seed which stages ran and which were restored, and
-writes reports/seeds.json: for every headline metric, its
+trains nothing), says per seed which stages ran and which were restored, and writes
+reports/seeds.json: for every headline metric, its
 value under each seed, the mean and the standard deviation (sample, ddof 1), and the commit
 they ran on; not the experiments' names, which hold the time of the run (`dvc exp show`
 lists them). The README's results table shows mean ± std from it, and the pull-request
 gate takes that spread as the noise a change must exceed to count as a regression.
+
+The seeds are the jobs of a study in Optuna's storage (reprolab/studies.py), named after the
+commit and the arguments: every worker started with the same arguments on the same commit,
+on any machine that reaches the storage (--storage URL, docs/many-machines.md), takes seeds
+from it, and pushes each run before the study is told; each writes the same summary when
+the last seed is done, from the figures kept in the storage.
 
 A variant (a search of search.yaml that names its task and fixes some params, e.g. mnist's
 `mlp`) runs its task's evaluate stage with its fixed params and its search's best trial.
@@ -22,13 +28,14 @@ A variant (a search of search.yaml that names its task and fixes some params, e.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from reprolab import experiments
+from reprolab import experiments, studies
 from reprolab.files import UserError, write_json
 
 OUT = Path("reports/seeds.json")
@@ -62,26 +69,66 @@ def summarise(runs: dict[int, dict[str, dict]]) -> dict[str, dict[str, dict[str,
 
 
 def run_seeds(
-    seeds: list[int], jobs: int = 1, targets: tuple[str, ...] = (), overrides: tuple[str, ...] = (), out: Path = OUT
+    seeds: list[int],
+    targets: tuple[str, ...] = (),
+    overrides: tuple[str, ...] = (),
+    out: Path = OUT,
+    storage: str | None = None,
+    remote: str | None = None,
+    heartbeat: int = studies.HEARTBEAT,
 ) -> dict[str, Any]:
     """Run the pipeline (or the stages `targets` and what they need) once per seed, with
-    params.yaml as it is plus `overrides` (KEY=VALUE, as `dvc exp run -S` takes them)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    names = {seed: f"seed-{seed}-{stamp}" for seed in seeds}
-    found = experiments.run({name: [f"seed={seed}", *overrides] for seed, name in names.items()}, targets, jobs)
-    failed = [str(seed) for seed, name in names.items() if found[name] is None]
-    if failed:
-        raise UserError(f"the run of seed(s) {', '.join(failed)} failed (dvc queue logs NAME says why)")
-    for seed, name in names.items():
-        ran, restored = experiments.stages(name)
+    params.yaml as it is plus `overrides` (KEY=VALUE, as `dvc exp run -S` takes them): each seed
+    a job of a study in `storage`, which every worker started with the same arguments on the
+    same commit takes from, pushing each run to `remote` before the study is told."""
+    import optuna
+
+    revision = experiments.head()
+    config = {"seeds": seeds, "targets": list(targets), "overrides": list(overrides)}
+    name = "seeds-" + hashlib.sha256(json.dumps([revision, config]).encode()).hexdigest()[:12]
+    store = studies.storage(storage, heartbeat)
+
+    def setup(study) -> None:
+        study.set_user_attr("stamp", time.strftime("%Y%m%d-%H%M%S"))
+        for seed in seeds:
+            study.enqueue_trial({"seed": seed})
+
+    def objective(trial) -> float:
+        seed = trial.suggest_categorical("seed", seeds)
+        name = f"seed-{seed}-{study.user_attrs['stamp']}-{trial.number}"
+        done = experiments.run(name, [f"seed={seed}", *overrides], targets)
+        if remote:
+            experiments.push([name], remote)
+        for key, value in (("experiment", name), ("metrics", done.metrics), ("ran", done.ran)):
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("restored", done.restored)
+        return float(seed)
+
+    def work() -> dict[str, dict]:
+        nonlocal study
+        if storage is None and name in optuna.study.get_all_study_names(store):
+            finished = optuna.load_study(study_name=name, storage=store)
+            if studies.counts(finished).get("complete", 0) >= len(seeds):
+                optuna.delete_study(study_name=name, storage=store)  # run again: restored from the run cache
+        study = studies.open_study(name, store, "minimize", config, setup)
+        try:
+            studies.work(study, len(seeds), objective, heartbeat)
+        except experiments.ExperimentFailed as err:
+            raise UserError(f"the run of a seed failed: {err} (dvc exp show lists what ran)") from None
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        return {t.params["seed"]: t.user_attrs for t in sorted(complete, key=lambda t: t.params["seed"])}
+
+    study = None
+    runs = studies.guarded_storage(storage, work)
+    for seed, attrs in runs.items():
+        ran, restored = attrs["ran"], attrs["restored"]
         print(f"seed {seed}: ran {', '.join(ran) or 'nothing'}; restored {', '.join(restored) or 'nothing'}")
-    revision = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     result = {
         "seeds": seeds,
         "revision": revision,
         "overrides": list(overrides),
         "targets": list(targets),
-        "metrics": summarise({seed: found[name] for seed, name in names.items()}),
+        "metrics": summarise({seed: attrs["metrics"] for seed, attrs in runs.items()}),
     }
     write_json(out, result)
     return result
@@ -92,12 +139,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="python -m reprolab.seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--jobs", type=int, default=1, help="experiments at a time (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a param for every run")
     parser.add_argument("--variant", metavar="NAME", help="a search of search.yaml: its settings and best trial")
     parser.add_argument("--out", type=Path, help=f"default: {OUT}, or reports/seeds-NAME.json for a variant")
+    studies.add_arguments(parser)
     parser.add_argument("targets", nargs="*", help="stages to run (default: the whole pipeline)")
     args = parser.parse_args()
+    remote = studies.remote(args)
 
     def work() -> None:
         targets, overrides, out = tuple(args.targets), tuple(args.set), args.out or OUT
@@ -107,7 +155,7 @@ def main() -> None:
             task, found = chosen(args.variant)
             targets, overrides = targets or (f"publish@{task}",), (*found, *overrides)
             out = args.out or OUT.with_name(f"seeds-{args.variant}.json")
-        run_seeds(args.seeds, args.jobs, targets, overrides, out)
+        run_seeds(args.seeds, targets, overrides, out, args.storage, remote, args.heartbeat)
         print(f"{out}: seeds {' '.join(map(str, args.seeds))} (dvc exp show lists their experiments)")
 
     guarded("seeds", work)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline_repo import TASKS, ran, restored, sh
+from tests.pipeline_repo import TASKS, ran, sh
 
 pytestmark = pytest.mark.usefixtures("served")
 
@@ -92,7 +92,7 @@ def test_a_task_override_reruns_only_that_task(repo):
     assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd", "publish@nslkdd"}
 
 
-def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
+def test_a_search_is_an_optuna_study_of_dvc_experiments(repo):
     """Its trials are the rates the queued sweep above ran: each is restored from the run cache."""
     sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, whatever the tests above applied
     sh(repo, "dvc", "checkout", "-q", "--force")
@@ -117,18 +117,23 @@ def test_a_search_is_an_optuna_study_of_queued_experiments(repo):
     }
     assert ran_as == {t["experiment"]: t["params"]["train.lr"] for t in study["trials"]}
     costly = {f"{s}@advertising" for s in ("train", "evaluate")}
+    said = stages_said(result.stdout)
+    assert set(said) == names, result.stdout
     for name in names:  # the sweep above trained these configurations: restored, not trained again
-        log = sh(repo, "dvc", "queue", "logs", name).stdout
-        assert costly <= restored(log) and not costly & ran(log), log
+        assert costly <= said[name][1] and not costly & said[name][0], said[name]
     status = sh(repo, "git", "status", "--porcelain").stdout  # the trials ran elsewhere: only the results are new
     assert set(status.splitlines()) - set(before.splitlines()) == {"?? reports/search/"}
 
 
-def stages_per_seed(printed: str) -> dict[int, tuple[set[str], set[str]]]:
-    """What `python -m reprolab.seeds` says each seed's experiment ran and restored."""
-    found = re.findall(r"^seed (\d+): ran (.*); restored (.*)$", printed, re.MULTILINE)
+def stages_said(printed: str) -> dict[str, tuple[set[str], set[str]]]:
+    """What `python -m reprolab.search` or `reprolab.seeds` says each run ran and restored."""
+    found = re.findall(r"^(\S+|seed \d+): ran (.*); restored (.*)$", printed, re.MULTILINE)
     names = lambda text: set() if text == "nothing" else set(text.split(", "))  # noqa: E731
-    return {int(seed): (names(ran), names(restored)) for seed, ran, restored in found}
+    return {who: (names(ran_), names(restored_)) for who, ran_, restored_ in found}
+
+
+def stages_per_seed(printed: str) -> dict[int, tuple[set[str], set[str]]]:
+    return {int(who.split()[1]): stages for who, stages in stages_said(printed).items()}
 
 
 def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run(repo):

@@ -4,12 +4,13 @@ experiments faked; the real `dvc exp run --queue` path runs in test_experiments.
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
-from reprolab import experiments, search, seeds
+from reprolab import experiments, search, seeds, studies
 from reprolab.files import UserError
 from tests.conftest import ROOT
 
@@ -36,33 +37,100 @@ def workdir(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def test_a_search_asks_in_batches_reads_validation_only_and_ranks_best_first(workdir, monkeypatch):
-    queued: list[dict[str, list[str]]] = []
+class FakeDvc:
+    """experiments' dvc calls, faked: each run's metrics are `figure(overrides)` (None: it fails);
+    the studies are real (Optuna's SQLite default, in the test's folder)."""
 
-    def fake_run(runs, targets, jobs):
-        queued.append(runs)
-        assert targets == ("publish@toy",)
-        found = {}
-        for i, (name, overrides) in enumerate(runs.items()):
-            lr = float(next(o for o in overrides if ".lr=" in o).split("=")[1])
-            metrics = {"val": {"accuracy": 1.0 - lr, "loss": lr}, "test": {"accuracy": 0.123}}
-            found[name] = None if i == 1 else {"metrics/toy.json": metrics}  # the second of each batch fails
-        return found
+    def __init__(self, monkeypatch, figure) -> None:
+        self.figure, self.runs, self.made = figure, {}, {}
+        monkeypatch.setattr(experiments, "head", lambda: "0" * 40)
+        monkeypatch.setattr(experiments, "run", self.run)
+        monkeypatch.setattr(experiments, "metrics", lambda names, rev="HEAD": {n: self.made.get(n) for n in names})
 
-    monkeypatch.setattr(experiments, "run", fake_run)
+    def run(self, name, overrides, targets=()):
+        assert name not in self.runs, f"{name} twice"
+        self.runs[name] = (list(overrides), targets)
+        found = self.figure(overrides)
+        if found is None:
+            raise experiments.ExperimentFailed(f"{name}: failed")
+        self.made[name] = found
+        return experiments.Run(name, found, ["train@toy"], [])
+
+
+def lr_of(overrides: list[str]) -> float:
+    return float(next(o for o in overrides if ".lr=" in o).split("=")[1])
+
+
+def test_a_search_reads_validation_only_and_ranks_best_first(workdir, monkeypatch):
+    def figure(overrides):
+        lr = lr_of(overrides)
+        return {"metrics/toy.json": {"val": {"accuracy": 1.0 - lr, "loss": lr}, "test": {"accuracy": 0.123}}}
+
+    fake = FakeDvc(monkeypatch, lambda o: figure(o) if len(fake.runs) != 2 else None)  # the second run fails
     trials = search.search("toy")
-    assert [len(runs) for runs in queued] == [4, 2]  # batches of 4, six trials in all
-    first = next(iter(queued[0].values()))
+    assert len(fake.runs) == 7 and all(targets == ("publish@toy",) for _, targets in fake.runs.values())
+    first = next(iter(fake.runs.values()))[0]
     assert first[0] == "seed=42"
     assert any(o.startswith("++tasks.toy.model.hidden=[") for o in first)  # a list travels as its YAML text
     assert any(o in ("++tasks.toy.train.augment=true", "++tasks.toy.train.augment=false") for o in first)
     ok = [t for t in trials if t["val"]]
+    assert len(ok) == 6  # complete trials: as many as search.yaml says; the failed one is not counted
     assert [t["val"]["accuracy"] for t in ok] == sorted((t["val"]["accuracy"] for t in ok), reverse=True)
     assert [t for t in trials if not t["val"]] == trials[len(ok) :]  # failed trials last
     saved = json.loads((workdir / "reports/search/toy.json").read_text())
     assert saved["trials"] == json.loads(json.dumps(trials))
     assert "0.123" not in (workdir / "reports/search/toy.md").read_text()  # no test figure in sight
-    assert sum("failed" in line for line in (workdir / "reports/search/toy.md").read_text().splitlines()) == 2
+    assert sum("failed" in line for line in (workdir / "reports/search/toy.md").read_text().splitlines()) == 1
+
+
+def test_a_search_cut_short_goes_on_with_the_trials_it_had(workdir, monkeypatch):
+    """On the embedded default (a SQLite file under .dvc/tmp): interrupted during its fourth
+    trial, started again, it runs only the trials it lacks and its table holds all six."""
+
+    def figure(overrides):
+        if len(fake.runs) == 4 and not resumed:
+            raise KeyboardInterrupt
+        return {"metrics/toy.json": {"val": {"accuracy": 1.0 - lr_of(overrides)}}}
+
+    resumed = False
+    fake = FakeDvc(monkeypatch, figure)
+    with pytest.raises(KeyboardInterrupt):
+        search.search("toy")
+    assert (workdir / ".dvc/tmp/studies.db").is_file()
+    before = set(fake.runs)
+    resumed = True
+    trials = search.search("toy")
+    assert len(fake.runs) == 4 + 3  # three trials done, the interrupted one and two more
+    assert {t["experiment"] for t in trials} >= before - {list(fake.runs)[3]}
+    assert len(trials) == 6 and all(t["val"] for t in trials)
+    again = search.search("toy")  # complete: nothing more runs
+    assert len(fake.runs) == 7 and again == trials
+
+
+def test_a_study_of_that_name_from_another_search_is_refused(workdir, monkeypatch):
+    FakeDvc(monkeypatch, lambda o: {"metrics/toy.json": {"val": {"accuracy": 0.5}}})
+    search.search("toy", trials=1)
+    changed = json.loads(json.dumps(SPACE))
+    changed["toy"]["space"]["train.lr"]["high"] = 0.5
+    (workdir / "search.yaml").write_text(yaml.safe_dump(changed))
+    with pytest.raises(UserError, match=r"^study toy: its stored space differ from this one's"):
+        search.search("toy", trials=2)
+    changed["toy"]["direction"] = "minimize"
+    (workdir / "search.yaml").write_text(yaml.safe_dump(changed))
+    with pytest.raises(UserError, match=r"^study toy: stored to maximize, asked to minimize"):
+        search.search("toy", trials=2)
+
+
+def test_an_unreachable_database_is_one_line_with_its_password_masked():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://reprolab:s3cret@127.0.0.1:{port}/studies"
+    with pytest.raises(UserError) as raised:
+        studies.storage(url)
+    said = str(raised.value)
+    assert said.startswith(f"the study storage postgresql+psycopg://reprolab:***@127.0.0.1:{port}/studies: ")
+    assert "s3cret" not in said and "\n" not in said, said
 
 
 def test_a_search_space_must_name_its_metric(workdir):
@@ -100,18 +168,25 @@ def test_the_seed_summary_is_mean_and_sample_std_of_every_metric_all_seeds_have(
 
 
 def test_a_failed_seed_stops_with_one_line(workdir, monkeypatch):
-    monkeypatch.setattr(experiments, "run", lambda runs, targets, jobs: dict.fromkeys(runs))
-    with pytest.raises(UserError, match=r"the run of seed\(s\) 1, 2 failed"):
+    FakeDvc(monkeypatch, lambda overrides: None)
+    with pytest.raises(UserError, match=r"^the run of a seed failed: seed-1-\d{8}-\d{6}-0: failed \("):
         seeds.run_seeds([1, 2])
+
+
+def test_seeds_are_jobs_of_a_study_and_a_repeat_runs_them_again(workdir, monkeypatch):
+    fake = FakeDvc(monkeypatch, lambda o: {"metrics/a.json": {"test": {"accuracy": int(o[0][5:]) / 10}}})
+    first = seeds.run_seeds([1, 2, 3], ("publish@toy",), ("++tasks.toy.train.lr=0.1",))
+    assert [o for o, _ in fake.runs.values()] == [[f"seed={s}", "++tasks.toy.train.lr=0.1"] for s in (1, 2, 3)]
+    assert first["metrics"]["metrics/a.json"]["test.accuracy"]["values"] == [0.1, 0.2, 0.3]
+    again = seeds.run_seeds([1, 2, 3], ("publish@toy",), ("++tasks.toy.train.lr=0.1",))
+    assert len(fake.runs) == 6 and again == first  # run again (restored from the run cache, in a real clone)
 
 
 def test_a_grid_runs_every_combination_once(workdir, monkeypatch):
     space = {"metric": "val.loss", "direction": "minimize", "trials": 4, "batch": 3, "sampler": "grid"}
     space["space"] = {"train.lr": {"choices": [0.1, 0.01]}, "model.dropout": {"choices": [0.0, 0.5]}}
     (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy": space}))
-    monkeypatch.setattr(
-        experiments, "run", lambda runs, targets, jobs: {n: {"metrics/toy.json": {"val": {"loss": 1.0}}} for n in runs}
-    )
+    FakeDvc(monkeypatch, lambda overrides: {"metrics/toy.json": {"val": {"loss": 1.0}}})
     trials = search.search("toy")
     assert sorted((t["params"]["train.lr"], t["params"]["model.dropout"]) for t in trials) == [
         (0.01, 0.0), (0.01, 0.5), (0.1, 0.0), (0.1, 0.5),
@@ -123,16 +198,14 @@ def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seed
     space |= {"direction": "minimize", "trials": 2, "batch": 2, "sampler": "grid"}
     space["space"] = {"train.lr": {"choices": [0.1, 0.01]}}
     (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy-mlp": space}))
-    queued = {}
 
-    def fake_run(runs, targets, jobs):
-        assert targets == ("publish@toy",)
-        queued.update(runs)
-        loss = {n: float(o[0].removeprefix("seed=")) / 100 + float(o[-1].split("=")[1]) for n, o in runs.items()}
-        return {n: {"metrics/toy.json": {"val": {"loss": v}, "test": {"loss": 0.0}}} for n, v in loss.items()}
+    def figure(o):
+        loss = float(o[0].removeprefix("seed=")) / 100 + float(o[-1].split("=")[1])
+        return {"metrics/toy.json": {"val": {"loss": loss}, "test": {"loss": 0.0}}}
 
-    monkeypatch.setattr(experiments, "run", fake_run)
+    fake = FakeDvc(monkeypatch, figure)
     trials = search.search("toy-mlp")
+    queued = {name: overrides for name, (overrides, _) in fake.runs.items()}
     assert len(queued) == 4  # two trials, two seeds each
     assert all(o[1] == "++tasks.toy.model.name=mlp" for o in queued.values())
     assert {o[0] for o in queued.values()} == {"seed=42", "seed=43"}
@@ -162,7 +235,7 @@ def test_a_variant_runs_with_its_fixed_params_and_its_best_trial(workdir, monkey
     monkeypatch.setattr(seeds, "run_seeds", lambda *args: ran.setdefault("args", args))
     monkeypatch.setattr("sys.argv", ["seeds", "--variant", "toy-mlp", "--seeds", "7"])
     seeds.main()
-    assert ran["args"] == (
-        [7], 1, ("publish@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
+    assert ran["args"][:4] == (
+        [7], ("publish@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
         Path("reports/seeds-toy-mlp.json"),
     )  # fmt: skip
