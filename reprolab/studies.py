@@ -86,27 +86,52 @@ def storage(url: str | None, heartbeat: int = HEARTBEAT):
     if url is None:
         DEFAULT.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{DEFAULT}"
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=heartbeat,
-            grace_period=GRACE_BEATS * heartbeat,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-        )
-    except Exception as err:  # an unreachable database, a wrong password, a URL without a driver
-        raise StorageError(f"the study storage {masked(url)}: {_reason(err, url)}") from None
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=heartbeat,
+                grace_period=GRACE_BEATS * heartbeat,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
+            )
+        except Exception as err:  # an unreachable database, a wrong password, a URL without a driver
+            if isinstance(_lost(err), IntegrityError | ProgrammingError) and attempt < 4:
+                time.sleep(1 + attempt)  # workers started at once on a new database all create its tables
+                continue
+            raise StorageError(f"the study storage {masked(url)}: {_reason(_lost(err) or err, url)}") from None
+    raise AssertionError("unreachable")
+
+
+def _lost(err: BaseException) -> BaseException | None:
+    """The database error behind `err`, if one is: SQLAlchemy's, or Optuna's wrapping of it
+    (which Optuna may mask with an error of its own while it handles it)."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    found, seen = None, set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, SQLAlchemyError):
+            return err
+        if isinstance(err, StorageInternalError):
+            found = err
+        err = err.__cause__ or err.__context__
+    return found
 
 
 def guarded_storage(url: str | None, work: Callable[[], Any]) -> Any:
     """`work`, with a lost database said in one line (the URL masked)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         return work()
-    except SQLAlchemyError as err:
+    except Exception as err:
+        lost = _lost(err)
+        if lost is None:
+            raise
         shown = url or f"sqlite:///{DEFAULT}"
-        raise StorageError(f"the study storage {masked(shown)}: {_reason(err, shown)}") from None
+        raise StorageError(f"the study storage {masked(shown)}: {_reason(lost, shown)}") from None
 
 
 def open_study(name: str, store, direction: str, config: dict[str, Any], setup: Callable[[Any], None], sampler=None):
@@ -154,7 +179,6 @@ def work(study, wanted: int, objective: Callable[[Any], float], heartbeat: int =
     once, with one trial to go, are told apart by trial number: the later is pruned unrun."""
     import optuna
     from optuna.trial import TrialState
-    from sqlalchemy.exc import SQLAlchemyError
 
     def checked(trial) -> float:
         ahead = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
@@ -172,7 +196,7 @@ def work(study, wanted: int, objective: Callable[[Any], float], heartbeat: int =
                 return
 
     def quiet(args) -> None:  # a heartbeat's lost database: the main loop says it, in one line
-        if not isinstance(args.exc_value, SQLAlchemyError):
+        if _lost(args.exc_value) is None:
             excepthook(args)
 
     excepthook, threading.excepthook = threading.excepthook, quiet

@@ -57,4 +57,6 @@ def running() -> Iterator[tuple[str, Path]]:
 def stop(data: Path) -> None:
     """Stop the server at once, as a lost database."""
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_user, binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=True)
+    subprocess.run(
+        [*as_user, binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=True, capture_output=True
+    )
