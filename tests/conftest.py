@@ -29,7 +29,14 @@ os.environ["DVC_NO_ANALYTICS"] = "1"
 # The costly end-to-end files first, in this order (pytest-xdist hands a free worker the next
 # file): the baseline's build and the real-data rebuild start at once, one a worker, and the
 # files that use the baseline follow, so that no worker is left at the end with a long file.
-FIRST = ("test_pipeline.py", "test_committed.py", "test_experiments.py", "test_runcache.py", "test_kernels.py")
+FIRST = (
+    "test_pipeline.py",
+    "test_committed.py",
+    "test_experiments.py",
+    "test_many_machines.py",
+    "test_runcache.py",
+    "test_kernels.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
