@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import itertools
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +118,7 @@ def open_search(name: str, config: dict[str, Any], store, seed: int | None = Non
 
     def setup(study) -> None:
         study.set_user_attr("revision", experiments.head())
-        study.set_user_attr("stamp", time.strftime("%Y%m%d-%H%M%S"))  # in the experiments' names
+        study.set_user_attr("stamp", studies.stamp())  # in the experiments' names
         if config["sampler"] == "grid":
             keys = list(config["space"])
             for combination in itertools.product(*(config["space"][key].choices for key in keys)):

@@ -31,7 +31,6 @@ import argparse
 import hashlib
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,7 @@ def run_seeds(
     store = studies.storage(storage, heartbeat)
 
     def setup(study) -> None:
-        study.set_user_attr("stamp", time.strftime("%Y%m%d-%H%M%S"))
+        study.set_user_attr("stamp", studies.stamp())
         for seed in seeds:
             study.enqueue_trial({"seed": seed})
 

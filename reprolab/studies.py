@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 import time
 import warnings
@@ -162,6 +163,12 @@ def open_study(name: str, store, direction: str, config: dict[str, Any], setup: 
         differ = sorted(k for k in set(stored or {}) | set(wanted) if (stored or {}).get(k) != wanted.get(k))
         raise UserError(f"study {name}: its stored {', '.join(differ)} differ from this one's (another search?)")
     return study
+
+
+def stamp() -> str:
+    """A new study's part of its experiments' names: the time, and a random tag, since a study
+    made again under its name (a repeated seed run) may start within the same second."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def counts(study) -> dict[str, int]:

@@ -169,7 +169,7 @@ def test_the_seed_summary_is_mean_and_sample_std_of_every_metric_all_seeds_have(
 
 def test_a_failed_seed_stops_with_one_line(workdir, monkeypatch):
     FakeDvc(monkeypatch, lambda overrides: None)
-    with pytest.raises(UserError, match=r"^the run of a seed failed: seed-1-\d{8}-\d{6}-0: failed \("):
+    with pytest.raises(UserError, match=r"^the run of a seed failed: seed-1-\d{8}-\d{6}-[0-9a-f]{4}-0: failed \("):
         seeds.run_seeds([1, 2])
 
 
