@@ -217,9 +217,8 @@ def report(name: str, config: dict[str, Any], study, remote: str | None = None) 
             print(f"trial {trial.number}: its experiments {', '.join(mine)} are not here: left out", flush=True)
             continue
         val = _mean(figures) if trial.state == TrialState.COMPLETE else {}
-        rows.append({"trial": trial.number, "experiment": mine[0] if mine else None, "params": trial.params})
-        rows[-1]["val"] = val
-        rows[-1] |= {"experiments": mine} if len(mine) > 1 else {}
+        row = {"trial": trial.number, "experiment": mine[0] if mine else None, "params": trial.params, "val": val}
+        rows.append(row | ({"experiments": mine} if len(mine) > 1 else {}))
     return save(name, config, rows)
 
 
@@ -293,8 +292,11 @@ def main() -> None:
         if args.report:
             config = load_space(args.search)
             store = studies.storage(args.storage, args.heartbeat)
-            study = studies.guarded_storage(args.storage, lambda: open_search(args.search, config, store, create=False))
-            order = studies.guarded_storage(args.storage, lambda: report(args.search, config, study, remote))
+
+            def written() -> list[dict[str, Any]]:
+                return report(args.search, config, open_search(args.search, config, store, create=False), remote)
+
+            order = studies.guarded_storage(args.storage, written)
         else:
             order = search(args.search, args.trials, args.storage, remote, args.heartbeat, new=args.new)
         if not order or not order[0]["val"]:

@@ -98,9 +98,9 @@ def run_seeds(
         done = experiments.run(name, [f"seed={seed}", *overrides], targets)
         if remote:
             experiments.push([name], remote)
-        for key, value in (("experiment", name), ("metrics", done.metrics), ("ran", done.ran)):
+        kept = {"experiment": name, "metrics": done.metrics, "ran": done.ran, "restored": done.restored}
+        for key, value in kept.items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr("restored", done.restored)
         return float(seed)
 
     def work() -> dict[str, dict]:

@@ -78,32 +78,41 @@ def _reason(err: BaseException, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+def _url(url: str | None) -> str:
+    return url or f"sqlite:///{DEFAULT}"
+
+
+def _said(url: str | None, err: BaseException) -> StorageError:
+    """One line for a database error: the storage (its password masked) and what went wrong."""
+    return StorageError(f"the study storage {masked(_url(url))}: {_reason(err, _url(url))}")
+
+
 def storage(url: str | None, heartbeat: int = HEARTBEAT):
     """Optuna's RDB storage at `url` (default: the SQLite file DEFAULT), with heartbeats and
     the retry of a trial whose worker fell silent."""
     import optuna
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable for years
     if url is None:
         DEFAULT.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{DEFAULT}"
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
-    for attempt in range(5):
+    attempt = 0
+    while True:
         try:
             return optuna.storages.RDBStorage(
-                url,
+                _url(url),
                 engine_kwargs={"pool_pre_ping": True},
                 heartbeat_interval=heartbeat,
                 grace_period=GRACE_BEATS * heartbeat,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
             )
         except Exception as err:  # an unreachable database, a wrong password, a URL without a driver
-            if isinstance(_lost(err), IntegrityError | ProgrammingError) and attempt < 4:
-                time.sleep(1 + attempt)  # workers started at once on a new database all create its tables
+            lost = _lost(err)
+            if isinstance(lost, IntegrityError | ProgrammingError) and attempt < 4:
+                attempt += 1
+                time.sleep(attempt)  # workers started at once on a new database all create its tables
                 continue
-            raise StorageError(f"the study storage {masked(url)}: {_reason(_lost(err) or err, url)}") from None
-    raise AssertionError("unreachable")
+            raise _said(url, lost or err) from None
 
 
 def _lost(err: BaseException) -> BaseException | None:
@@ -131,8 +140,7 @@ def guarded_storage(url: str | None, work: Callable[[], Any]) -> Any:
         lost = _lost(err)
         if lost is None:
             raise
-        shown = url or f"sqlite:///{DEFAULT}"
-        raise StorageError(f"the study storage {masked(shown)}: {_reason(lost, shown)}") from None
+        raise _said(url, lost) from None
 
 
 def open_study(name: str, store, direction: str, config: dict[str, Any], setup: Callable[[Any], None], sampler=None):

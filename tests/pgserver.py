@@ -16,6 +16,10 @@ from pathlib import Path
 USER, PASSWORD, DATABASE = "reprolab", "pg-test-secret", "studies"
 
 
+def _as_user() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
 def binary(name: str) -> str:
     found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
     if found is None:
@@ -26,7 +30,7 @@ def binary(name: str) -> str:
 @contextmanager
 def running() -> Iterator[tuple[str, Path]]:
     """The server's URL (psycopg 3, without the password: PGPASSWORD holds it) and its data folder."""
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    as_user = _as_user()
     home = Path(tempfile.mkdtemp(prefix="reprolab-pg-"))
     home.chmod(0o755)
     (home / "pw").write_text(PASSWORD)
@@ -56,7 +60,6 @@ def running() -> Iterator[tuple[str, Path]]:
 
 def stop(data: Path) -> None:
     """Stop the server at once, as a lost database."""
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run(
-        [*as_user, binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=True, capture_output=True
+        [*_as_user(), binary("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=True, capture_output=True
     )
