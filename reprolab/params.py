@@ -47,6 +47,7 @@ class TrainParams(StrictModel):
     crop_padding: Annotated[int, Field(ge=0, le=16, description="augment: pixels of zero padding to crop from")] = 4
     flip: bool = Field(True, description="augment: flip half the images left to right (not for digits)")
     processes: Annotated[int, Field(ge=1, le=1024, description="data-parallel processes (torchrun, DDP)")] = 1
+    lookahead: bool = Field(False, description="every 5 steps, the weights pulled back to a slow average (airbench)")
 
 
 # The same keys, each optional: a task's `train:` block overrides only what it names.
@@ -85,10 +86,26 @@ class FeatureParams(StrictModel):
     log: list[str] = Field(default_factory=list, description="tables: numeric columns x read as sign(x) log(1 + |x|)")
 
 
-# Every model, by name, with the data it needs (None: any); reprolab/models.py builds them.
+# Every model, by name: the data it needs (None: any), and the keys of the `model:` block its
+# builder in reprolab/models.py takes. A task's block may hold the keys of every model its data
+# allows, so that `-S tasks.T.model.name=...` switches between them; `tta` (every image model)
+# and `threshold` (binary tasks) are the decision's, not a builder's.
 MODEL_INPUTS: dict[str, str | None] = {
-    "linear": None, "mlp": None, "cnn": "image", "resnet18": "image", "slp": "text", "bag": "text", "fasttext": "text",
+    "linear": None, "mlp": None, "cnn": "image", "airbench": "image", "resnet18": "image",
+    "slp": "text", "bag": "text", "fasttext": "text",
 }  # fmt: skip
+DENSE = {"hidden", "activation", "dropout"}
+MODEL_KEYS: dict[str, set[str]] = {
+    "linear": set(),
+    "mlp": DENSE | {"batch_norm"},
+    "cnn": DENSE | {"batch_norm", "channels", "convs_per_block"},
+    "airbench": {"channels"},
+    "resnet18": set(),
+    "slp": set(),
+    "bag": DENSE,
+    "fasttext": {"dim", "dropout"},
+}
+IMAGE_TRAIN_KEYS = ("augment", "crop_padding", "flip")  # a task's `train:` keys for image data only
 
 
 class ModelParams(StrictModel):
@@ -97,10 +114,11 @@ class ModelParams(StrictModel):
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
     dropout: Fraction = 0.0
     batch_norm: bool = Field(False, description="after each convolution (cnn) or dense hidden layer (mlp)")
-    # cnn only: a block per entry of `channels`, each of `convs_per_block` 3x3 convolutions
+    # cnn and airbench: a block per entry of `channels` (cnn: each of `convs_per_block` 3x3 convolutions)
     channels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     convs_per_block: Annotated[int, Field(ge=1)] = 1
     dim: Annotated[int, Field(ge=1, description="fasttext: the width of the n-gram embeddings")] = 64
+    tta: bool = Field(False, description="images: predict with the mean of the image's and its mirror's logits")
     threshold: Annotated[float, Field(gt=0.0, lt=1.0, description="binary: class 1 above this probability")] = 0.5
 
 
@@ -178,12 +196,24 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
             raise UserError(
                 f"{source}: tasks.{name}.model.name: {model.name} needs {needs} data, {name} has {task.modality}"
             )
+        takes = {"name", "threshold", *(["tta"] if task.modality == "image" else [])}
+        takes |= {
+            key
+            for model_name, keys in MODEL_KEYS.items()
+            if MODEL_INPUTS[model_name] in (None, task.modality)
+            for key in keys
+        }
+        unread = sorted(model.model_fields_set - takes)
+        if unread:
+            raise UserError(
+                f"{source}: tasks.{name}.model.{unread[0]}: no model of {task.modality} data takes it ({name})"
+            )
         if model.threshold != 0.5 and task.kind != "binary":
             raise UserError(f"{source}: tasks.{name}.model.threshold: for binary tasks only")
         if params.task(name).split.holdout and task.group is None:
             raise UserError(f"{source}: tasks.{name}.split.holdout: {name} has no groups to hold out")
-        if model.name == "cnn" and not model.channels:
-            raise UserError(f"{source}: tasks.{name}.model.channels: cnn needs at least one block")
+        if model.name in ("cnn", "airbench") and not model.channels:
+            raise UserError(f"{source}: tasks.{name}.model.channels: {model.name} needs at least one block")
         if task.kind != "multiclass" and params.train_for(name).label_smoothing:
             raise UserError(f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only")
         if params.reproducible == "portable" and params.train_for(name).threads == 0:
@@ -191,8 +221,13 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
                 f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
                 "reproducible: portable needs a fixed count"
             )
-        if task.modality != "image" and params.train_for(name).augment:
-            raise UserError(f"{source}: tasks.{name}.train.augment: augmentation is for images only")
+        if task.modality != "image":
+            own = params.task(name).train.model_fields_set  # the global default augment: false stands
+            keys = [key for key in IMAGE_TRAIN_KEYS if key in own or (key == "augment" and params.train.augment)]
+            if keys:
+                raise UserError(
+                    f"{source}: tasks.{name}.train.{keys[0]}: for images only, {name} has {task.modality} data"
+                )
     return params
 
 

@@ -64,6 +64,16 @@ def test_task_overrides_win_over_defaults(data):
         (("tasks", "mnist", "model", "threshold"), 0.3, "tasks.mnist.model.threshold: for binary tasks only"),
         (("tasks", "nslkdd", "model", "threshold"), 1.0, "tasks.nslkdd.model.threshold: Input should be less than 1"),
         (("tasks", "mnist", "split", "holdout"), ["7"], "tasks.mnist.split.holdout: mnist has no groups to hold out"),
+        (("tasks", "nslkdd", "model", "tta"), True, "tasks.nslkdd.model.tta: no model of table data takes it (nslkdd)"),
+        (
+            ("tasks", "news", "model", "channels"),
+            [8],
+            "tasks.news.model.channels: no model of text data takes it (news)",
+        ),
+        (("tasks", "mnist", "model", "dim"), 8, "tasks.mnist.model.dim: no model of image data takes it (mnist)"),
+        (("tasks", "nslkdd", "train", "flip"), True, "tasks.nslkdd.train.flip: for images only, nslkdd has table data"),
+        (("tasks", "news", "train", "augment"), False, "tasks.news.train.augment: for images only, news has text data"),
+        (("train", "augment"), True, "tasks.blobs.train.augment: for images only, blobs has table data"),
     ],
 )
 def test_bad_values_name_the_key_and_the_reason(data, path, value, expected):
@@ -107,3 +117,22 @@ def test_a_task_stage_checks_its_own_block_and_the_params_stage_every_block(data
     assert "tasks.news.model.hiden: unknown key" in error(data)
     data["tasks"]["newz"] = data["tasks"].pop("news")
     assert "tasks.newz: unknown key" in error(data)
+
+
+def test_each_model_takes_the_keys_the_schema_lets_it_take():
+    """params.MODEL_KEYS is what the schema lets a model block hold: each builder takes exactly
+    those (besides what the data fixes, and the wrapper's tta), so neither can drift."""
+    import inspect
+
+    from reprolab import models
+
+    for name, builder in models.MODELS.items():
+        takes = {p.name for p in inspect.signature(builder).parameters.values() if p.kind == p.KEYWORD_ONLY}
+        assert takes - {"vocab_size", "buckets"} == params.MODEL_KEYS[name] - {"tta"}, name
+    assert set(params.MODEL_KEYS) == set(params.MODEL_INPUTS)
+
+
+def test_a_block_holds_the_keys_of_the_models_its_task_switches_between(data):
+    """mnist's block is the cnn's; `-S tasks.mnist.model.name=mlp` leaves channels unread."""
+    data["tasks"]["mnist"]["model"].update(name="mlp", tta=True)
+    assert params.validate(data, tasks.every(), complete=True).task("mnist").model.channels == [32, 64]
