@@ -186,6 +186,26 @@ class FitResult:
     stopped_early: bool = False
 
 
+LOOKAHEAD_EVERY = 5
+
+
+@torch.no_grad()
+def look_ahead(model: nn.Module, slow: list[Tensor], step: int, total: int) -> None:
+    """Lookahead (Zhang et al., 2019) as airbench runs it: every LOOKAHEAD_EVERY steps the slow
+    copy moves toward the weights (and batch-norm statistics) by a share that shrinks over
+    training, and the weights restart from it; after the last step they are the slow copy."""
+    if step % LOOKAHEAD_EVERY and step < total:
+        return
+    keep = 1.0 if step >= total else 0.95**5 * (step / total) ** 3
+    for average, tensor in zip(slow, _floats(model), strict=True):
+        average.lerp_(tensor, 1.0 - keep)
+        tensor.copy_(average)
+
+
+def _floats(model: nn.Module) -> list[Tensor]:
+    return [t for t in model.state_dict().values() if t.is_floating_point()]
+
+
 def _check_finite(value: float, what: str, epoch: int, lr: float) -> float:
     if not math.isfinite(value):
         raise UserError(f"training diverged: {what} is {value} at epoch {epoch} (lr {lr}: try a smaller train.lr)")
@@ -231,12 +251,14 @@ def fit(
     loss_fn = LOSSES[kind]()  # validation: the plain loss, the one evaluate reports
     train_loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing) if cfg.label_smoothing else loss_fn
     optimizer = make_optimizer(model.parameters(), cfg)
-    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch(len(train), cfg.batch_size))
+    per_epoch = steps_per_epoch(len(train), cfg.batch_size)
+    scheduler = make_scheduler(optimizer, cfg, per_epoch)
     per_step = cfg.scheduler == "onecycle"
     # On a GPU, bfloat16 matrix work (convolutions, linear layers); on the CPU, float32 throughout.
     autocast = torch.autocast(train.x.device.type, dtype=torch.bfloat16, enabled=train.x.device.type == "cuda")
     classify = kind != "regression"
     result, best_loss, best_state, start = FitResult(), math.inf, None, 1
+    slow = [t.detach().clone() for t in _floats(model)] if cfg.lookahead else None
     rank, world = rank_and_world()
 
     saved = _resume(checkpoint, fingerprint)
@@ -249,6 +271,7 @@ def fit(
         torch.set_rng_state(saved["torch_rng"])
         result = FitResult([Epoch(**e) for e in saved["history"]], saved["best_epoch"], False)
         best_loss, best_state, start = saved["best_loss"], saved["best_state"], len(result.history) + 1
+        slow = saved["slow"]
         for record in result.history:
             on_epoch(record)
         if rank == 0:
@@ -260,7 +283,10 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=train.x.device)
         hits = torch.zeros((), dtype=torch.long, device=train.x.device)
-        for batch in batches(train, cfg.batch_size, generator, cfg.augment, cfg.crop_padding, cfg.flip):
+        for step, batch in enumerate(
+            batches(train, cfg.batch_size, generator, cfg.augment, cfg.crop_padding, cfg.flip),
+            (epoch - 1) * per_epoch + 1,
+        ):
             optimizer.zero_grad(set_to_none=True)
             with autocast:
                 out = forward(model, batch.x, kind).float()
@@ -269,6 +295,8 @@ def fit(
             optimizer.step()
             if per_step:
                 scheduler.step()
+            if slow is not None:
+                look_ahead(model, slow, step, cfg.epochs * per_epoch)
             loss_sum += loss.detach() * len(batch)
             if classify:
                 hits += correct(out.detach(), batch.y, kind, threshold)
@@ -308,6 +336,7 @@ def fit(
                     "best_epoch": result.best_epoch,
                     "best_loss": best_loss,
                     "best_state": best_state,
+                    "slow": slow,
                 },
             )
         on_epoch(record)

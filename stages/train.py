@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from reprolab import kernels, model_file, paths
 from reprolab.cli import run
 from reprolab.files import load_tensors, read_json, sha256_of
-from reprolab.models import build, input_key
+from reprolab.models import build, input_key, whiten
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
 from reprolab.tasks.base import Task
@@ -74,6 +74,8 @@ def train(task: Task, params: Params) -> None:
         vectors = load_tensors(features / "vectors.pt", f"featurize@{task.name}")
         with torch.no_grad():
             model.embedding.weight[: len(vectors)] = vectors
+    if config["name"] == "airbench":  # its whitening filters, from the first 5,000 training images
+        whiten(model, train_split.x[:5000])
     model = model.to(device)
     # A checkpoint is resumed only by a run of the same settings on the same data. The device
     # type, not its index: every data-parallel process must compute the same fingerprint.

@@ -13,7 +13,7 @@ import torch
 
 from reprolab.features.image import channel_stats
 from reprolab.files import UserError
-from reprolab.models import build
+from reprolab.models import Whitening, build, whiten
 from reprolab.params import TrainParams
 from reprolab.runtime import seed_everything
 from reprolab.sources import Source, fetch, safe_extract
@@ -130,12 +130,15 @@ def test_crop_and_flip_move_pixels_and_keep_them_uint8():
         ("cnn", [1, 28, 28]),
         ("cnn", [3, 32, 32]),
         ("resnet18", [3, 32, 32]),
+        ("airbench", [3, 32, 32]),
+        ("airbench", [1, 28, 28]),
     ],
 )
-def test_image_models_take_uint8_and_give_logits(name, shape):
+@pytest.mark.parametrize("tta", [False, True])
+def test_image_models_take_uint8_and_give_logits(name, shape, tta):
     config = {
         "name": name, "n_in": shape, "n_out": 10, "hidden": [16], "activation": "relu", "dropout": 0.1,
-        "channels": [8, 16], "convs_per_block": 2, "batch_norm": True,
+        "channels": [8, 16], "convs_per_block": 2, "batch_norm": True, "tta": tta,
         "normalize": {"mean": [0.5] * shape[0], "std": [0.25] * shape[0]},
     }  # fmt: skip
     model = build(config).eval()
@@ -144,6 +147,27 @@ def test_image_models_take_uint8_and_give_logits(name, shape):
     again = build(config)
     again.load_state_dict(model.state_dict())
     assert torch.equal(again.eval()(x), model(x))
+    mirrored = model(x.flip(-1))
+    # with test-time flips an image and its mirror image get the same logits (to rounding)
+    assert torch.allclose(mirrored, model(x), atol=1e-5) == tta
+
+
+def test_the_whitening_layer_whitens_the_training_patches():
+    config = {"name": "airbench", "n_in": [3, 32, 32], "n_out": 10, "channels": [8],
+              "normalize": {"mean": [0.5] * 3, "std": [0.25] * 3}}  # fmt: skip
+    model = build(config)
+    images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    images[:, 1] = images[:, 0] // 2 + 60  # correlated channels, as in photographs
+    whiten(model, images)
+    layer = next(m for m in model.modules() if isinstance(m, Whitening))
+    with torch.no_grad():
+        out = torch.nn.functional.conv2d(model[0](images).double(), layer.weight.double())
+    half = out[:, :12].permute(1, 0, 2, 3).reshape(12, -1)  # the + filters; the - ones mirror them
+    covariance = half @ half.T / half.shape[1]
+    eigenvalues = torch.diagonal(covariance)
+    assert torch.allclose(covariance, torch.diag(eigenvalues), atol=2e-3)  # decorrelated
+    assert (eigenvalues[eigenvalues > 0.05] > 0.9).all()  # unit variance, where a direction has any
+    assert torch.equal(out[:, 12:], -out[:, :12]) and not layer.weight.requires_grad
 
 
 CFG = dict(
@@ -156,13 +180,14 @@ class Interrupt(Exception):
     pass
 
 
-def test_an_interrupted_run_resumes_to_the_same_end(tmp_path):
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_an_interrupted_run_resumes_to_the_same_end(tmp_path, lookahead):
     images, labels = fixtures.digits(48, 0)
     data = Split(torch.from_numpy(images[:, None]), torch.from_numpy(labels.astype(np.int64)))
     config = {"name": "cnn", "n_in": [1, 28, 28], "n_out": 10, "hidden": [], "activation": "relu", "dropout": 0.2,
               "channels": [4], "convs_per_block": 1, "batch_norm": True,
               "normalize": {"mean": [0.2], "std": [0.3]}}  # fmt: skip
-    cfg = TrainParams(**CFG)
+    cfg = TrainParams(**CFG, lookahead=lookahead)
 
     def run(checkpoint, stop_after=None):
         generator = seed_everything(3)

@@ -57,6 +57,27 @@ def test_the_same_seed_gives_the_same_run():
     assert runs[0] == runs[1]
 
 
+def test_lookahead_pulls_the_weights_back_to_a_slow_average_and_ends_on_it():
+    from reprolab.training import look_ahead
+
+    net = model()
+    slow = [t.clone() for t in net.state_dict().values()]
+    start = [t.clone() for t in slow]
+    with torch.no_grad():
+        for t in net.parameters():
+            t.add_(1.0)
+    look_ahead(net, slow, 4, 100)  # not a fifth step: nothing moves
+    assert all(torch.equal(s, t) for s, t in zip(slow, start, strict=True))
+    look_ahead(net, slow, 50, 100)  # keeps 0.95**5 * 0.5**3 of the slow copy, and restarts from it
+    keep = 0.95**5 * 0.5**3
+    for s, t, now in zip(slow, start, net.state_dict().values(), strict=True):
+        assert torch.allclose(s, keep * t + (1 - keep) * (t + 1)) and torch.equal(now, s)
+    generator = seed_everything(7)
+    trained = model()
+    result = fit(trained, "multiclass", blobs(), blobs(60, 1), cfg(epochs=5, lookahead=True), generator)
+    assert result.history[-1].train_acc > 0.9  # it still learns
+
+
 def test_divergence_is_a_clear_error():
     generator = seed_everything(0)
     data = Split(blobs().x * 1e3, blobs().x[:, 0] * 1e3)
