@@ -43,7 +43,7 @@ push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to 
 test: $(SETUP)  ## the test suite (offline; a few minutes on 2 cores)
 	python -m pytest
 
-bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost
+bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost; cifar10's accuracy against its training time
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict
@@ -52,6 +52,7 @@ bench: $(SETUP)  ## timings of the training loop and the image models; font digi
 	python -m bench.kernels
 	python -m bench.runcache
 	python -m bench.many_machines
+	python -m bench.budgets
 
 report: $(SETUP)  ## the pull-request report against BASE (default main); exits 1 on a regression
 	python -m reprolab.review --base $(BASE)

@@ -87,3 +87,17 @@ def image_grid(images: np.ndarray, captions: list[str], path: Path, title: str, 
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def budgets(points: pd.DataFrame, default: int, task: str, path: Path) -> None:
+    """bench/budgets.py's curve: validation accuracy against training minutes, a point a budget."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot(points["minutes"], points["val_accuracy"], marker="o")
+    for row in points.itertuples():
+        label = f"{row.epochs} epochs" + (" (default)" if row.epochs == default else "")
+        ax.annotate(label, (row.minutes, row.val_accuracy), textcoords="offset points", xytext=(-6, 6), ha="right")
+    ax.set(xlabel="training minutes (2 CPU threads, portable kernels)", ylabel="validation accuracy", xlim=(0, None))
+    ax.set_title(f"{task}: accuracy against training time")
+    ax.margins(y=0.15)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
