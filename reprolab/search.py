@@ -46,7 +46,7 @@ def _distribution(spec: dict[str, Any]):
 
     if "choices" in spec:  # lists (layer widths) travel as their YAML text: Optuna wants scalars
         return optuna.distributions.CategoricalDistribution(
-            [yaml.safe_dump(c, default_flow_style=True).strip() if isinstance(c, list) else c for c in spec["choices"]]
+            [_flow(c) if isinstance(c, list) else c for c in spec["choices"]]
         )
     low, high = spec["low"], spec["high"]
     if isinstance(low, int) and isinstance(high, int) and not spec.get("log"):
@@ -78,9 +78,15 @@ def load_space(name: str, path: Path = SPACE_FILE) -> dict[str, Any]:
         ) from None
 
 
+def _flow(value: list) -> str:
+    """A list as one line of YAML, however long: PyYAML wraps at 80 columns otherwise, and a
+    wrapped value reaches `dvc exp run -S` cut in two."""
+    return yaml.safe_dump(value, default_flow_style=True, width=math.inf).strip()
+
+
 def override(task: str, key: str, value: Any) -> str:
     if isinstance(value, list):  # a fixed list (set:), e.g. the attack types held out: [a, b]
-        text = yaml.safe_dump(value, default_flow_style=True, width=math.inf).strip()
+        text = _flow(value)
     else:
         text = str(value).lower() if isinstance(value, bool) else str(value)
     return f"++tasks.{task}.{key}={text}"  # ++: set, whether params.yaml names the key or not

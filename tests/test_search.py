@@ -193,6 +193,17 @@ def test_a_grid_runs_every_combination_once(workdir, monkeypatch):
     ]  # fmt: skip
 
 
+def test_a_long_list_choice_reaches_dvc_on_one_line(workdir, monkeypatch):
+    columns = [f"a_rather_long_column_name_{i}" for i in range(8)]  # PyYAML would wrap it at 80 columns
+    space = {"metric": "val.loss", "direction": "minimize", "trials": 1, "batch": 1, "sampler": "grid"}
+    space["space"] = {"features.drop": {"choices": [columns]}}
+    (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy": space}))
+    seen = []
+    FakeDvc(monkeypatch, lambda overrides: seen.extend(overrides) or {"metrics/toy.json": {"val": {"loss": 1.0}}})
+    search.search("toy")
+    assert f"++tasks.toy.features.drop=[{', '.join(columns)}]" in seen
+
+
 def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seeds(workdir, monkeypatch):
     space = {"task": "toy", "set": {"model.name": "mlp"}, "seeds": [42, 43], "metric": "val.loss"}
     space |= {"direction": "minimize", "trials": 2, "batch": 2, "sampler": "grid"}
