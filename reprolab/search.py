@@ -87,8 +87,10 @@ def _flow(value: list) -> str:
 def override(task: str, key: str, value: Any) -> str:
     if isinstance(value, list):  # a fixed list (set:), e.g. the attack types held out: [a, b]
         text = _flow(value)
+    elif isinstance(value, bool):
+        text = str(value).lower()
     else:
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = str(value)
     return f"++tasks.{task}.{key}={text}"  # ++: set, whether params.yaml names the key or not
 
 
