@@ -51,6 +51,17 @@ def head() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def still_on(revision: str, what: str) -> None:
+    """Refuse to start a run once HEAD has left `revision`: `dvc exp run` would base it on the new
+    commit, where neither the report nor the other runs look for it."""
+    here = head()
+    if here != revision:
+        raise UserError(
+            f"{what}: HEAD moved from {revision[:12]} to {here[:12]} while it ran; commit only after it "
+            f"ends: git checkout {revision[:12]} and run it again to go on"
+        )
+
+
 def run(name: str, overrides: list[str], targets: tuple[str, ...] = ()) -> Run:
     """Run one experiment with its `-S` overrides; ExperimentFailed if it fails."""
     args = ["dvc", "exp", "run", "--temp", "-n", name, *(a for value in overrides for a in ("-S", value)), *targets]

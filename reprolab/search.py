@@ -161,6 +161,7 @@ def search(
     store = studies.storage(storage, heartbeat)
 
     def objective(trial) -> float:
+        experiments.still_on(study.user_attrs["revision"], f"search {name}")
         params = {key: _suggest(trial, key, d) for key, d in config["space"].items()}
         searched = [override(task, k, v) for k, v in params.items()]
         stem = f"{name}-{study.user_attrs['stamp']}-{trial.number}"

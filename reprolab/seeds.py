@@ -93,6 +93,7 @@ def run_seeds(
             study.enqueue_trial({"seed": seed})
 
     def objective(trial) -> float:
+        experiments.still_on(revision, "make seeds")
         seed = trial.suggest_categorical("seed", seeds)
         name = f"seed-{seed}-{study.user_attrs['stamp']}-{trial.number}"
         done = experiments.run(name, [f"seed={seed}", *overrides], targets)

@@ -204,6 +204,22 @@ def test_a_long_list_choice_reaches_dvc_on_one_line(workdir, monkeypatch):
     assert f"++tasks.toy.features.drop=[{', '.join(columns)}]" in seen
 
 
+@pytest.mark.parametrize("what", ["search toy", "make seeds"])
+def test_a_commit_made_while_runs_go_on_stops_them_with_one_line(workdir, monkeypatch, what):
+    space = {"metric": "val.loss", "direction": "minimize", "trials": 3, "batch": 1, "sampler": "grid"}
+    space["space"] = {"train.lr": {"choices": [0.1, 0.01, 0.001]}}
+    (workdir / "search.yaml").write_text(yaml.safe_dump({"seed": 42, "toy": space}))
+
+    def figure(overrides):  # the user commits while the first run goes on
+        monkeypatch.setattr(experiments, "head", lambda: "1" * 40)
+        return {"metrics/toy.json": {"val": {"loss": 1.0}}}
+
+    fake = FakeDvc(monkeypatch, figure)
+    with pytest.raises(UserError, match=f"^{what}: HEAD moved from 000000000000 to 111111111111 while it ran"):
+        search.search("toy") if what.startswith("search") else seeds.run_seeds([1, 2, 3])
+    assert len(fake.runs) == 1  # none ran on the other commit
+
+
 def test_a_variant_fixes_params_of_its_task_and_each_trial_is_its_mean_over_seeds(workdir, monkeypatch):
     space = {"task": "toy", "set": {"model.name": "mlp"}, "seeds": [42, 43], "metric": "val.loss"}
     space |= {"direction": "minimize", "trials": 2, "batch": 2, "sampler": "grid"}
