@@ -57,6 +57,11 @@ def trained(workdir: Path, name: str, env: dict[str, str]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", ["mnist", "nslkdd"])  # a convolutional task and a table task
 def test_a_portable_run_computes_the_same_bits_with_or_without_avx512(workdir, name):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    # Lookahead moves its slow copy every 5 steps and ends on it: at batch 512 the fixture's few
+    # digits make 3 steps in all, which end on the initial weights on any machine; at 32, many.
+    data["tasks"]["mnist"]["train"]["batch_size"] = 32
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
     run_stages(name, download, split, featurize)
     assert every()[name].modality == ("image" if name == "mnist" else "table")
     runs = {}

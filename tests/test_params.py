@@ -133,6 +133,6 @@ def test_each_model_takes_the_keys_the_schema_lets_it_take():
 
 
 def test_a_block_holds_the_keys_of_the_models_its_task_switches_between(data):
-    """mnist's block is the cnn's; `-S tasks.mnist.model.name=mlp` leaves channels unread."""
+    """mnist's block is airbench's; `-S tasks.mnist.model.name=mlp` leaves channels unread."""
     data["tasks"]["mnist"]["model"].update(name="mlp", tta=True)
-    assert params.validate(data, tasks.every(), complete=True).task("mnist").model.channels == [32, 64]
+    assert params.validate(data, tasks.every(), complete=True).task("mnist").model.channels == [32, 64, 64]
