@@ -150,7 +150,8 @@ class Whitening(nn.Conv2d):
         c, h, w = self.weight.shape[1:]
         patches = x.unfold(2, h, 1).unfold(3, w, 1).transpose(1, 3).reshape(-1, c * h * w).double()
         values, vectors = torch.linalg.eigh(patches.T @ patches / len(patches))  # ascending
-        scaled = (vectors.T / (values[:, None] + self.eps).sqrt()).flip(0).reshape(-1, c, h, w)
+        # rsqrt, not sqrt: torch.sqrt goes to MKL's vector math, whose bits follow the CPU
+        scaled = (vectors.T * (values[:, None] + self.eps).rsqrt()).flip(0).reshape(-1, c, h, w)
         self.weight.copy_(torch.cat((scaled, -scaled)))
         self.bias.zero_()
 

@@ -221,6 +221,11 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
                 f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
                 "reproducible: portable needs a fixed count"
             )
+        if params.reproducible == "portable" and params.train_for(name).optimizer == "rmsprop":
+            raise UserError(
+                f"{source}: tasks.{name}.train.optimizer: rmsprop's square root (MKL's vector math) "
+                "differs from CPU to CPU; reproducible: portable takes adam, adagrad or the sgd family"
+            )
         if task.modality != "image":
             own = params.task(name).train.model_fields_set  # the global default augment: false stands
             keys = [key for key in IMAGE_TRAIN_KEYS if key in own or (key == "augment" and params.train.augment)]

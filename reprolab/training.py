@@ -89,16 +89,21 @@ def outputs(model: nn.Module, x: Tensor, kind: str) -> Tensor:
 
 
 def make_optimizer(parameters, cfg: TrainParams) -> torch.optim.Optimizer:
+    """Adam and Adagrad run fused: one ATen kernel whose square root is the CPU's own (exact)
+    instruction. Their unfused steps call torch.sqrt, which PyTorch hands to MKL's vector math,
+    and that picks its approximate code by the CPU, below any pin (reprolab/kernels.py): the
+    same step gave other bits on an Intel and an AMD CPU. (RMSprop has no fused form; portable
+    mode refuses it in reprolab/params.py.)"""
     common = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(parameters, **common)
     if cfg.optimizer in ("momentum", "nesterov"):
         return torch.optim.SGD(parameters, momentum=cfg.momentum, nesterov=cfg.optimizer == "nesterov", **common)
     if cfg.optimizer == "adagrad":
-        return torch.optim.Adagrad(parameters, **common)
+        return torch.optim.Adagrad(parameters, fused=True, **common)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, momentum=cfg.momentum, **common)
-    return torch.optim.Adam(parameters, **common)
+    return torch.optim.Adam(parameters, fused=True, **common)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainParams, steps_per_epoch: int):

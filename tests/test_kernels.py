@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,30 @@ def test_a_portable_run_computes_the_same_bits_with_or_without_avx512(workdir, n
         pytest.skip("this CPU has no AVX-512 to take away: the native runs cannot differ")
     models = [run[str(paths.model(name))] for run in runs["native"]]
     assert models[0] != models[1]  # without the pin the two machines differ: the check can fail
+
+
+def other_cpu() -> str:
+    """A CPU of the other vendor than this one, without AVX-512, for qemu to present: Intel's
+    Haswell on an AMD machine, AMD's first EPYC on an Intel one (both AVX2 and FMA)."""
+    vendor = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("vendor_id")), "")
+    return "Haswell-v4" if "AMD" in vendor else "EPYC-v3"
+
+
+@pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (Debian's qemu-user)")
+@pytest.mark.parametrize("name", every())
+def test_a_portable_run_computes_the_same_bits_on_another_cpu(workdir, name):
+    """The train stage as on this CPU and as on a CPU of the other vendor, without AVX-512, that
+    qemu emulates (its CPUID, its instructions): each library dispatching by what the CPU says
+    it is sees another machine. Pinned, the model, summary and curves are the same bytes."""
+    run_stages(name, download, split, featurize)
+    here = trained(workdir, name, clean_env())
+    emulated = subprocess.run(
+        ["qemu-x86_64", "-cpu", other_cpu(), sys.executable, "-m", "stages.train", name],
+        cwd=workdir, capture_output=True, text=True, env=clean_env(),
+    )
+    assert emulated.returncode == 0, emulated.stderr
+    files = {path: Path(path).read_bytes() for path in here}
+    assert [path for path in here if files[path] != here[path]] == []
 
 
 def test_the_train_stage_logs_where_the_record_was_made(workdir):
@@ -147,6 +172,16 @@ def test_a_portable_run_needs_a_fixed_thread_count(workdir):
         params.load(every())
     set_mode(workdir, "native")
     assert params.load(every()).train_for("mnist").threads == 0
+
+
+def test_a_portable_run_refuses_the_optimizer_whose_bits_follow_the_cpu(workdir):
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["nslkdd"]["train"]["optimizer"] = "rmsprop"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(UserError, match=r"tasks.nslkdd.train.optimizer: rmsprop's square root \(MKL's vector math\)"):
+        params.load(every())
+    set_mode(workdir, "native")
+    assert params.load(every()).train_for("nslkdd").optimizer == "rmsprop"
 
 
 def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
