@@ -56,13 +56,19 @@ def trained(workdir: Path, name: str, env: dict[str, str]) -> dict[str, bytes]:
     return {str(path): path.read_bytes() for path in files}
 
 
+def many_steps(workdir: Path, epochs: int | None = None) -> None:
+    """Lookahead moves its slow copy every 5 steps and ends on it: at batch 512 the fixture's few
+    digits make 3 steps in all, which end on the initial weights on any machine; at 32, many."""
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["tasks"]["mnist"]["train"]["batch_size"] = 32
+    for block in data["tasks"].values():
+        block["train"]["epochs"] = epochs or block["train"]["epochs"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+
+
 @pytest.mark.parametrize("name", ["mnist", "nslkdd"])  # a convolutional task and a table task
 def test_a_portable_run_computes_the_same_bits_with_or_without_avx512(workdir, name):
-    data = yaml.safe_load((workdir / "params.yaml").read_text())
-    # Lookahead moves its slow copy every 5 steps and ends on it: at batch 512 the fixture's few
-    # digits make 3 steps in all, which end on the initial weights on any machine; at 32, many.
-    data["tasks"]["mnist"]["train"]["batch_size"] = 32
-    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    many_steps(workdir)
     run_stages(name, download, split, featurize)
     assert every()[name].modality == ("image" if name == "mnist" else "table")
     runs = {}
@@ -84,11 +90,13 @@ def other_cpu() -> str:
 
 
 @pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (Debian's qemu-user)")
-@pytest.mark.parametrize("name", every())
+@pytest.mark.parametrize("name", ["mnist", "nslkdd"])  # (each of the six passed; cifar10 takes 3.5 min)
 def test_a_portable_run_computes_the_same_bits_on_another_cpu(workdir, name):
     """The train stage as on this CPU and as on a CPU of the other vendor, without AVX-512, that
     qemu emulates (its CPUID, its instructions): each library dispatching by what the CPU says
-    it is sees another machine. Pinned, the model, summary and curves are the same bytes."""
+    it is sees another machine, MKL's vector math included, which no environment switch caps.
+    Pinned, the model, summary and curves are the same bytes (nslkdd's unfused Adam failed it)."""
+    many_steps(workdir, epochs=1)
     run_stages(name, download, split, featurize)
     here = trained(workdir, name, clean_env())
     emulated = subprocess.run(
