@@ -13,7 +13,7 @@ ifdef STORAGE  # the study database of a search or seed run (docs/many-machines.
 export REPROLAB_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help repro push test bench report compare seeds search results times lint clean
+.PHONY: help repro push test bench report compare seeds search results times lint clean-checkpoints clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -76,6 +76,9 @@ times: $(SETUP)  ## rewrite docs/benchmarks.md's stage-time table from logs/runs
 
 lint: $(SETUP)  ## ruff check and format check
 	ruff check . && ruff format --check .
+
+clean-checkpoints:  ## remove checkpoints/: interrupted train stages' states (a re-run then starts from epoch 1) and what killed ones left
+	rm -rf checkpoints
 
 clean:  ## remove .venv
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reprolab import kernels, tasks
 from reprolab import params as params_module
-from reprolab.files import UserError
+from reprolab.files import UserError, os_error
 from reprolab.params import Params
 from reprolab.tasks.base import Task
 
@@ -28,14 +28,18 @@ def _terminate(signum: int, frame) -> None:
 
 
 def guarded(where: str, work: Callable[[], None]) -> None:
-    """Run `work`; a UserError ends the process with one line on stderr and exit status 1, an
-    interrupt (SIGINT, SIGTERM) with one line and 130, leaving no temporary file behind."""
+    """Run `work`; a UserError, or an error of the operating system (no space, a file-size
+    limit, a read-only folder), ends the process with one line on stderr and exit status 1,
+    an interrupt (SIGINT, SIGTERM) with one line and 130, leaving no temporary file behind."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     signal.signal(signal.SIGTERM, _terminate)
     try:
         work()
-    except (UserError, kernels.KernelError) as err:
+    except UserError as err:  # a KernelError among them
         print(f"error: {where}: {err}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as err:
+        print(f"error: {where}: {os_error(err)}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"error: {where}: interrupted", file=sys.stderr)

@@ -9,7 +9,10 @@ conditional numerical reproducibility branch that holds on Intel and AMD alike
 (`MKL_CBWR=COMPATIBLE`; MKL ignores `MKL_CBWR=AVX2` on AMD CPUs); with the thread count
 fixed per task (`train.threads`), two machines then compute the same bits.
 `reproducible: native` leaves every library to the machine's fastest kernels, and the
-record says so.
+record says so. One trap lies below every pin: torch.sqrt (and log, tan, pow(x, 0.5), ...)
+goes to MKL's vector math, which picks its approximate code by the CPU whatever is set
+here; so the optimizers run fused (reprolab/training.py) and portable mode refuses rmsprop
+(docs/reproducibility.md).
 
 `stages/__init__.py` pins every stage process here, `reprolab/__main__.py` the predict
 command and `bench/__init__.py` the benchmarks, each before anything loads torch.
@@ -23,6 +26,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from reprolab.files import UserError
 
 MODES = ("portable", "native")
 DEFAULT = "portable"
@@ -41,7 +46,7 @@ LOADED_TOO_LATE = ("torch", "numpy")
 _pinned: str | None = None
 
 
-class KernelError(Exception):
+class KernelError(UserError):
     """A setting this machine cannot honour; the message is one line for the user."""
 
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from reprolab.files import UserError, atomic_path, load_tensors
+from reprolab.files import UserError, load_tensors, save_tensors
 from reprolab.models import build
 from reprolab.tasks.base import Task
 
@@ -55,5 +54,4 @@ def load(path: Path, task: str) -> tuple[dict[str, Any], nn.Module]:
 
 
 def save(path: Path, saved: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(saved, tmp)
+    save_tensors(path, saved)

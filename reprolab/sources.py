@@ -16,6 +16,7 @@ vouched for it: `pin`, `manifest` (the mirror's SHA256SUMS) or `none`.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import logging
 import os
@@ -30,15 +31,17 @@ from typing import Any
 import requests
 from tqdm import tqdm
 
-from reprolab.files import UserError, atomic_path, digest_of, sha256_of, write_json
+from reprolab.files import CHUNK, UserError, atomic_path, digest_of, sha256_of, write_json
 from reprolab.progress import quiet
 from reprolab.tasks.base import SOURCES_FILE, Source, Task
 
 MIRROR_ENV = "REPROLAB_MIRROR"
-CHUNK = 1 << 20
 MANIFEST = "SHA256SUMS"  # a mirror's own checksums of the files it serves
 MIRROR_ORIGIN = "mirror"  # the recorded origin of a file read from REPROLAB_MIRROR
 log = logging.getLogger(__name__)
+# The disk's errors while unpacking (no space, a file-size limit, read-only, no permission): said
+# as they are (reprolab/cli.py), not as a corrupt archive.
+WRITE_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 def _expect(path: Path, algorithm: str, expected: str | None, what: str, origin: str) -> str:
@@ -63,6 +66,8 @@ def safe_extract(archive: Path, dest: Path) -> None:
                     raise UserError(f"{archive.name}: refusing {member.name!r}: outside the target folder")
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, OSError) as err:
+        if getattr(err, "errno", None) in WRITE_ERRORS:
+            raise
         raise UserError(f"{archive.name}: not a readable tar archive: {err}") from None
 
 
@@ -77,6 +82,8 @@ def _gunzip(packed: Path, out: Path, cap: int | None, what: str) -> None:
                     raise UserError(f"{what}: decompresses to more than {cap} bytes, the size it should have")
                 f.write(block)
     except (OSError, EOFError) as err:
+        if getattr(err, "errno", None) in WRITE_ERRORS:
+            raise
         raise UserError(f"{what}: not a valid gzip file: {err}") from None
 
 
@@ -158,13 +165,17 @@ def _download(url: str, dest: Path, timeout: float) -> None:
                 disable=quiet(),
             ) as bar,
         ):
-            try:
-                for block in response.raw.stream(CHUNK, decode_content=True):
-                    f.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-            except Exception as err:  # urllib3 raises its own types for a cut connection
-                raise _Retryable(f"connection broken after {received} bytes: {err}") from None
+            blocks = response.raw.stream(CHUNK, decode_content=True)
+            while True:
+                try:
+                    block = next(blocks, None)
+                except Exception as err:  # urllib3 raises its own types for a cut connection
+                    raise _Retryable(f"connection broken after {received} bytes: {err}") from None
+                if block is None:
+                    break
+                f.write(block)  # an error here is the disk's (no space, a file-size limit): not retried
+                received += len(block)
+                bar.update(len(block))
         encoded = response.headers.get("Content-Encoding") not in (None, "identity")
         if expected >= 0 and received != expected and not encoded:
             raise _Retryable(f"truncated: {received} of {expected} bytes")

@@ -21,7 +21,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from reprolab.files import UserError, atomic_path, load_tensors
+from reprolab.files import UserError, load_tensors, save_tensors
 from reprolab.params import TrainParams
 from reprolab.progress import quiet
 
@@ -217,11 +217,6 @@ def _check_finite(value: float, what: str, epoch: int, lr: float) -> float:
     return value
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
 def _resume(path: Path | None, fingerprint: str) -> dict | None:
     """The checkpoint at `path` if it was written by a run of the same settings and data."""
     if path is None or not path.exists():
@@ -328,7 +323,7 @@ def fit(
         elif cfg.patience and epoch - result.best_epoch >= cfg.patience:
             result.stopped_early = True
         if checkpoint is not None and rank == 0 and not result.stopped_early:
-            _save_checkpoint(
+            save_tensors(
                 checkpoint,
                 {
                     "fingerprint": fingerprint,

@@ -2,7 +2,8 @@
 
 A checkpoint is written to checkpoints/ after each epoch (git-ignored, not a DVC
 output): re-running the stage after an interruption resumes from it and ends as
-an uninterrupted run would.
+an uninterrupted run would. What a killed run left half-written there is removed when
+any train stage next starts (`make clean-checkpoints` removes the checkpoints too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reprolab import kernels, model_file, paths
 from reprolab.cli import run
-from reprolab.files import load_tensors, read_json, sha256_of
+from reprolab.files import load_tensors, read_json, sha256_of, sweep
 from reprolab.models import build, input_key, whiten
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
@@ -51,6 +52,9 @@ def train(task: Task, params: Params) -> None:
     if cfg.processes > 1 and "LOCAL_RANK" not in os.environ:
         return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")
+    checkpoint = paths.checkpoint(task.name)
+    if checkpoint.parent.is_dir():
+        sweep(checkpoint.parent)  # every task's temporaries whose writer was killed
     generator = seed_everything(params.seed)
     device = pick_device(params.device, params.reproducible)
     if cfg.processes > 1:  # a process of torchrun's: gloo on the CPU, nccl between GPUs
@@ -87,10 +91,10 @@ def train(task: Task, params: Params) -> None:
         model = DistributedDataParallel(model)
     train_split, val_split = train_split.to(device), val_split.to(device)
     # The accuracy curves decide as the model will: at its threshold (binary tasks).
-    checkpoint = paths.checkpoint(task.name)
     options = {"checkpoint": checkpoint, "fingerprint": fingerprint, "threshold": config["threshold"]}
     if rank > 0:  # only the first process writes curves, checkpoints and the model
         fit(model, task.kind, train_split, val_split, cfg, generator, **options)
+        dist.barrier()  # torn down only when the first process is done too (else, under load, an abort)
         dist.destroy_process_group()
         return
 
@@ -116,6 +120,7 @@ def train(task: Task, params: Params) -> None:
 
     if cfg.processes > 1:
         model = model.module
+        dist.barrier()
         dist.destroy_process_group()
     model_file.save(paths.model(task.name), model_file.bundle(task, config, model, meta, features))
     checkpoint.unlink(missing_ok=True)  # finished: nothing to resume

@@ -225,7 +225,7 @@ def test_sigterm_leaves_no_temporary_file_and_sigkill_leftovers_are_cleaned(work
     )  # fmt: skip
     assert result.returncode == 130 and result.stderr == "error: demo: interrupted\n"
     assert list((workdir / "out").iterdir()) == []
-    leftover = workdir / "out" / ".result.abc123"  # what a SIGKILL leaves behind
+    leftover = workdir / "out" / ".result.tmp-4194305-abc123"  # what a SIGKILL leaves (of a pid now gone)
     leftover.mkdir()
     (leftover / "result").write_text("half")
     from reprolab.files import write_text
