@@ -27,11 +27,15 @@ class StrictModel(BaseModel):
 
 
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+Seed = Annotated[int, Field(ge=0, lt=2**32, description="numpy's seeds are 32-bit")]
+MAX_EPOCHS = 10_000  # ten times the most a default takes (blobs' 1,000 full-batch steps)
 
 
 class TrainParams(StrictModel):
-    epochs: Annotated[int, Field(ge=1)]
-    batch_size: Annotated[int, Field(ge=0, description="0 means the whole training split")]
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+    batch_size: Annotated[
+        int, Field(ge=0, description="0, or any size at least the training rows: the whole split (full batch)")
+    ]
     lr: Annotated[float, Field(gt=0.0)]
     optimizer: Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
     momentum: Fraction
@@ -66,7 +70,7 @@ TrainOverrides = create_model(
 class SplitParams(StrictModel):
     val: Annotated[float, Field(gt=0.0, lt=1.0)]
     test: Fraction
-    random_state: Annotated[int, Field(ge=0)]
+    random_state: Seed
     stratify: bool = False
     holdout: list[str] = Field(
         default_factory=list,
@@ -140,7 +144,7 @@ def task_params_model(name: str, task: Any) -> type[StrictModel]:
 
 
 class Params(StrictModel):
-    seed: Annotated[int, Field(ge=0)]
+    seed: Seed
     device: Literal["auto", "cpu", "cuda", "mps"]
     # portable: the same bits on any x86-64 CPU with AVX2; native: this CPU's fastest kernels
     reproducible: Literal["portable", "native"]  # reprolab/kernels.py
@@ -216,16 +220,18 @@ def validate(data: Any, tasks: Mapping[str, Any], source: str = PARAMS_FILE, com
             raise UserError(f"{source}: tasks.{name}.model.channels: {model.name} needs at least one block")
         if task.kind != "multiclass" and params.train_for(name).label_smoothing:
             raise UserError(f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only")
-        if params.reproducible == "portable" and params.train_for(name).threads == 0:
-            raise UserError(
-                f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
-                "reproducible: portable needs a fixed count"
-            )
-        if params.reproducible == "portable" and params.train_for(name).optimizer == "rmsprop":
-            raise UserError(
-                f"{source}: tasks.{name}.train.optimizer: rmsprop's square root (MKL's vector math) "
-                "differs from CPU to CPU; reproducible: portable takes adam, adagrad or the sgd family"
-            )
+        if params.reproducible == "portable":
+            train = params.train_for(name)
+            if train.threads == 0:
+                raise UserError(
+                    f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
+                    "reproducible: portable needs a fixed count"
+                )
+            if train.optimizer == "rmsprop":
+                raise UserError(
+                    f"{source}: tasks.{name}.train.optimizer: rmsprop's square root (MKL's vector math) "
+                    "differs from CPU to CPU; reproducible: portable takes adam, adagrad or the sgd family"
+                )
         if task.modality != "image":
             own = params.task(name).train.model_fields_set  # the global default augment: false stands
             keys = [key for key in IMAGE_TRAIN_KEYS if key in own or (key == "augment" and params.train.augment)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +87,7 @@ class Task:
     image_shape: tuple[int, int, int] | None = None  # (C, H, W) for image tasks
     text: str | None = None  # the column holding the text, for text tasks
     headerless: tuple[str, ...] = ()  # the columns of a raw file without a header, in order
+    nonnegative: tuple[str, ...] = ()  # numeric columns that cannot be below 0 (counts, rates): refused if so
     limits: tuple[str, ...] = ()  # what a reader of the results should know, for the model card
 
     @property
@@ -118,8 +120,16 @@ def load_csv(path: Path, header: bool, not_found: str = "not found", **options: 
         raise UserError(f"{path}: not a valid CSV: {' '.join(str(err).split())}") from None
 
 
-def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a CSV that must have exactly `columns`, with a finite number in each `numeric` one.
+def read_csv(
+    path: Path,
+    columns: tuple[str, ...],
+    *,
+    header: bool,
+    numeric: tuple[str, ...] = (),
+    nonnegative: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Read a CSV that must have exactly `columns`, with a finite number in each `numeric` one
+    (and one of at least 0 in each `nonnegative` one).
 
     A bad file ends in one line naming the file and, for a bad value, its line and column."""
     frame = load_csv(path, header, "not found (run: dvc repro download)")
@@ -129,19 +139,27 @@ def read_csv(path: Path, columns: tuple[str, ...], *, header: bool, numeric: tup
         raise UserError(f"{path}: no rows" + (" below its header" if header else ""))
     names = [str(name) for name in frame.columns] if header else list(columns)  # as the file names them
     frame.columns = list(columns)
-    return check_values(frame, path, header, names, numeric)
+    return check_values(frame, path, header, names, numeric, nonnegative)
 
 
 def check_values(
-    frame: pd.DataFrame, path: Path, header: bool, names: list[str], numeric: tuple[str, ...]
+    frame: pd.DataFrame,
+    path: Path,
+    header: bool,
+    names: list[str],
+    numeric: tuple[str, ...],
+    nonnegative: tuple[str, ...] = (),
+    first: int = 0,
 ) -> pd.DataFrame:
-    """No empty value anywhere, a finite number in each `numeric` column (converted in place);
-    else one line naming the file's line and column. Row i is the file's line i + 1 (+ header)."""
+    """No empty value anywhere, a finite number in each `numeric` column (converted in place),
+    at least 0 in each `nonnegative` one; else one line naming the file's line and column.
+    Row i is the file's line first + i + 1 (+ 1 below a header): `first` rows came before."""
     columns = list(frame.columns)
 
     def line(row: int) -> tuple[int, list[str]]:
-        number = row + 1 + int(header)
-        return number, path.read_text(errors="replace").splitlines()[number - 1].split(",")
+        number = first + row + 1 + int(header)
+        with path.open(errors="replace") as lines:
+            return number, next(islice(lines, number - 1, None), "").rstrip("\r\n").split(",")
 
     def bad(row: int, col: int, why: str) -> UserError:
         number, fields = line(row)
@@ -161,5 +179,7 @@ def check_values(
         if not finite.all():
             row = int((~finite).argmax())
             raise bad(row, columns.index(column), "is not a finite number")
+        if column in nonnegative and (values < 0).any():
+            raise bad(int((values < 0).to_numpy().argmax()), columns.index(column), "is negative (a count or a rate)")
         frame[column] = values
     return frame

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from reprolab.files import atomic_path
-from reprolab.params import StrictModel
+from reprolab.params import Seed, StrictModel
 from reprolab.tasks.base import TARGET, Task, read_csv
 
 FILE = "blobs.csv"
@@ -21,7 +21,7 @@ COLUMNS = ("id", *FEATURES, TARGET)
 class BlobsSource(StrictModel):
     n_samples: Annotated[int, Field(ge=CENTERS * 2)]
     cluster_std: Annotated[float, Field(gt=0.0)]
-    random_state: Annotated[int, Field(ge=0)]
+    random_state: Seed
 
 
 def generate(source: BlobsSource, raw_dir: Path) -> None:

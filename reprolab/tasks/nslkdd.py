@@ -51,7 +51,7 @@ CLASSES = ("normal", "attack")
 
 
 def _read_file(path: Path) -> pd.DataFrame:
-    frame = read_csv(path, COLUMNS, header=False, numeric=(*NUMERIC, "difficulty"))
+    frame = read_csv(path, COLUMNS, header=False, numeric=(*NUMERIC, "difficulty"), nonnegative=NUMERIC)
     frame[TARGET] = (frame["attack"] != "normal").astype(np.int64)
     frame.index.name = "id"
     return frame
@@ -91,6 +91,7 @@ TASK = Task(
     report=report,
     predefined_test=True,
     headerless=COLUMNS,
+    nonnegative=NUMERIC,  # durations, byte counts, counts and rates
     limits=(
         "KDDTest+ holds attack types that KDDTrain+ does not (mailbomb, apache2, processtable, snmpguess, ...): "
         "the per-attack recall shows how far the model generalises to them.",
