@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from reprolab import model_file, paths, prediction
-from reprolab.training import outputs, predictions_table
 
 
 def timed(work) -> float:
@@ -30,14 +29,11 @@ def run(task: str, inputs: list[Path], floor) -> None:
     saved, model = model_file.load(paths.model(task), task)
     load = time.perf_counter() - start
 
-    def predict() -> None:
-        ids, x = prediction.READERS[saved["modality"]](inputs, saved)
-        out = outputs(model, x, saved["kind"])
-        predictions_table(ids, out, saved["kind"], saved["classes"], saved["config"]["threshold"])
+    def predict() -> int:
+        return sum(len(t) for t in prediction.predictions(saved, model, inputs, prediction.Notes()))
 
-    predict()  # warm up
+    rows = predict()  # warm up
     seconds = min(timed(predict) for _ in range(3))
-    rows = len(prediction.READERS[saved["modality"]](inputs, saved)[0])
     reading = min(timed(floor) for _ in range(3))
     print(
         f"{task:8s} {rows:6d} inputs: load {load:.2f} s, predict {seconds:.3f} s after load "

@@ -9,15 +9,26 @@ training images (reprolab/image_form.py: for mnist a light digit, centred, on a 
 Text: a file of headlines, one a line, or a CSV with a `title` column.
 The output has one row per input: its id, the predicted label by name and the probability
 of each class (regression: the predicted value). Blank lines are skipped, and said so; the
-ids keep the numbers of the lines (rows, for a CSV) they were read from.
+ids keep the numbers of the lines (rows, for a CSV) they were read from. Inputs are read,
+predicted and written BATCH rows at a time, so memory stays bounded however long they are;
+a headline is cut at MAX_TITLE characters and a table line longer than MAX_LINE refused.
+Only regular files are read: a FIFO, socket or device is refused, or skipped in a folder.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
+import re
+import shutil
+import sys
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -30,21 +41,43 @@ from reprolab.features.text import Hashing, Vectors, encode, tokenize
 from reprolab.files import UserError
 from reprolab.tasks import get
 from reprolab.tasks.base import check_values, load_csv
-from reprolab.training import outputs, predictions_table
+from reprolab.training import EVAL_BATCH, outputs, predictions_table
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+BATCH = 8 * EVAL_BATCH  # rows read, predicted and written at a time (a multiple of evaluate's batch)
+MAX_TITLE = 1_000  # characters of a headline kept (the longest of the five publishers' is 93)
+MAX_LINE = 1 << 16  # characters of a table line (an NSL-KDD line has about 150)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # C0 controls but tab and newline, and DEL
+
+Chunk = tuple[list, Tensor]
 
 
-def _read_csv(path: Path, header: bool) -> pd.DataFrame:
-    """Every row, blank ones included (row i is the file's line i + 1, + 1 below a header), as
-    strings: the values are checked as the pipeline checks them."""
-    return load_csv(path, header, dtype=str, keep_default_na=False, skip_blank_lines=False)
+class Notes(Counter):
+    """What was skipped or changed, per kind and input: said in one warning line each, at the end."""
+
+    def say(self) -> None:
+        for kind, text in (
+            ("blank", "{n} blank line(s) skipped ({where}); the ids are the lines' own numbers"),
+            ("cut", f"{{n}} headline(s) over {MAX_TITLE:,} characters cut to their first {MAX_TITLE:,} ({{where}})"),
+            ("control", "{n} headline(s) held NUL or other control characters, read as spaces ({where})"),
+        ):
+            files = {path: n for (k, path), n in self.items() if k == kind and n}
+            if files:
+                where = ", ".join(f"{path.name}: {n}" for path, n in files.items())
+                log.warning(text.format(n=sum(files.values()), where=where))
 
 
-def _blank(frame: pd.DataFrame) -> np.ndarray:
-    """Which rows hold nothing: a blank line, or a row of empty fields."""
-    return frame.fillna("").astype(str).apply(lambda column: column.str.strip() == "").all(axis=1).to_numpy()
+def regular(path: Path) -> Path:
+    """`path` if it is a regular file (or a link to one); else one line, before it is opened
+    (a FIFO would be waited on for ever)."""
+    if not path.exists():
+        raise UserError(f"{path}: not found")
+    if path.is_dir():
+        raise UserError(f"{path}: a folder; name the files in it")
+    if not path.is_file():
+        raise UserError(f"{path}: not a regular file (a FIFO, socket or device): not read")
+    return path
 
 
 def _ids(path: Path, numbers: np.ndarray, files: int) -> list:
@@ -52,142 +85,247 @@ def _ids(path: Path, numbers: np.ndarray, files: int) -> list:
     return [f"{path.name}:{n}" if files > 1 else int(n) for n in numbers]
 
 
-def _skipped(blanks: dict[Path, int]) -> None:
-    """One warning line for the blank lines of every input."""
-    if total := sum(blanks.values()):
-        where = ", ".join(f"{path.name}: {n}" for path, n in blanks.items() if n)
-        log.warning("%d blank line(s) skipped (%s); the ids are the lines' own numbers", total, where)
+def _lines(f: TextIO, limit: int) -> Iterator[tuple[str, bool]]:
+    """The lines of `f` without their ends, each read to `limit` characters at most: (text, cut)."""
+    while line := f.readline(limit + 1):
+        cut = len(line) > limit and not line.endswith("\n")
+        if cut:
+            while (rest := f.readline(limit)) and not rest.endswith("\n"):
+                pass  # the rest of an over-long line, read in bounded pieces and dropped
+        yield line[:limit].rstrip("\r\n"), cut
 
 
-def _table_rows(path: Path, saved: dict[str, Any], encoder: TabularEncoder) -> tuple[pd.DataFrame, np.ndarray]:
-    """The feature rows of one file, and which of the file's rows were blank (left out)."""
+def _first_line(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        text, cut = next(_lines(f, MAX_LINE), ("", False))
+    if cut:
+        raise UserError(f"{path}: line 1: longer than {MAX_LINE:,} characters: not a row of this task")
+    return [field.strip() for field in next(csv.reader([text]), [])]
+
+
+def _check_line_lengths(path: Path) -> None:
+    """Refuse, as soon as one is read, a line longer than any row: pandas would take time
+    quadratic in its fields (a line of a million of them, minutes) before saying anything."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        for number, (_, cut) in enumerate(_lines(f, MAX_LINE), 1):
+            if cut:
+                raise UserError(f"{path}: line {number}: longer than {MAX_LINE:,} characters: not a row of this task")
+
+
+def _table_chunks(
+    path: Path, saved: dict[str, Any], encoder: TabularEncoder, files: int, notes: Notes
+) -> Iterator[Chunk]:
+    task = get(saved["task"])
     features = [*encoder.numeric, *encoder.categorical]
-    frame = _read_csv(path, header=True)
-    if set(features) <= set(frame.columns):
-        header = True
+    if regular(path).stat().st_size == 0:
+        raise UserError(f"{path}: empty")
+    _check_line_lengths(path)
+    first = _first_line(path)
+    header = set(features) <= set(first)
+    if header:
+        names = None
     else:
-        task = get(saved["task"])
         layout = task.headerless
         if not layout:
-            missing = sorted(set(features) - set(frame.columns))
+            missing = sorted(set(features) - set(first))
             raise UserError(f"{path}: the header lacks column(s) {', '.join(missing)}")
-        frame = _read_csv(path, header=False)
         leading = next((i for i, c in enumerate(layout) if c not in task.features), len(layout))
-        if frame.shape[1] not in (leading, len(layout)):
+        if len(first) not in (leading, len(layout)):
             raise UserError(
-                f"{path}: expected {leading} or {len(layout)} comma-separated values a line, found {frame.shape[1]}"
+                f"{path}: expected {leading} or {len(layout)} comma-separated values a line, found {len(first)}"
             )
-        frame.columns = list(layout[: frame.shape[1]])
-        header = False
-    blank = _blank(frame)
-    if blank.all():
+        names = list(layout[: len(first)])
+    # Every row, blank ones included (row i is the file's line i + 1, + 1 below a header), as
+    # strings: the values are checked as the pipeline checks them.
+    reader = load_csv(
+        path, header, dtype=str, keep_default_na=False, skip_blank_lines=False, chunksize=BATCH,
+        **({"names": names} if names else {}),
+    )  # fmt: skip
+    seen = 0
+    with reader:
+        for frame in _parsed(reader, path):
+            if frame.shape[1] != len(names or first):
+                raise UserError(f"{path}: expected {len(names or first)} values a line, found {frame.shape[1]}")
+            blank = frame.fillna("").astype(str).apply(lambda c: c.str.strip() == "").all(axis=1).to_numpy()
+            # Checked as the file lays them out, so that an error names the file's own line and
+            # column; a column the model does not read (sales, an index, a dropped feature) is not
+            # checked, nor a blank row (it stands in with zeros, and is left out below).
+            columns = list(frame.columns)
+            frame = frame.assign(**{c: "0" for c in columns if c not in features})
+            frame.loc[blank] = "0"
+            frame = check_values(
+                frame.replace("", np.nan), path, header, columns, tuple(encoder.numeric), task.nonnegative, seen
+            )
+            notes["blank", path] += int(blank.sum())
+            if (~blank).any():
+                x, unseen = encoder.transform(frame[features][~blank])
+                for column, n in unseen.items():
+                    notes[f"unseen {column}", path] += n
+                yield _ids(path, seen + np.flatnonzero(~blank) + 1, files), torch.from_numpy(x)
+            seen += len(frame)
+    if seen == notes["blank", path]:
         raise UserError(f"{path}: no rows")
-    # Checked as the file lays them out, so that an error names the file's own line and column;
-    # a column the model does not read (sales, an index, a dropped feature) is not checked, nor
-    # a blank row (it stands in with zeros, and is left out below).
-    frame = frame.assign(**{c: "0" for c in frame.columns if c not in features})
-    frame.loc[blank] = "0"
-    frame = check_values(frame.replace("", np.nan), path, header, list(frame.columns), tuple(encoder.numeric))
-    return frame[features][~blank], blank
 
 
-def read_tables(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
+def _parsed(reader, path: Path) -> Iterator[pd.DataFrame]:
+    try:
+        yield from reader
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not a valid CSV: {' '.join(str(err).split())}") from None
+
+
+def read_tables(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Iterator[Chunk]:
     encoder = TabularEncoder.from_dict(saved["preprocess"]["encoder"])
-    ids, blocks, blanks = [], [], {}
     for path in paths:
-        rows, blank = _table_rows(path, saved, encoder)
-        blanks[path] = int(blank.sum())
-        x, unseen = encoder.transform(rows)
-        if any(unseen.values()):
-            counts = ", ".join(f"{n} with a {column} never seen in training" for column, n in unseen.items() if n)
-            log.warning("%s: %s: encoded as unknown (all zeros)", path, counts)
-        ids += _ids(path, np.flatnonzero(~blank) + 1, len(paths))
-        blocks.append(x)
-    _skipped(blanks)
-    return ids, torch.from_numpy(np.concatenate(blocks))
+        yield from _table_chunks(path, saved, encoder, len(paths), notes)
+    for path in paths:
+        unseen = [
+            f"{n} with a {k[7:]} never seen in training"
+            for (k, p), n in notes.items()
+            if p == path and n and k[:7] == "unseen "
+        ]
+        if unseen:
+            log.warning("%s: %s: encoded as unknown (all zeros)", path, ", ".join(unseen))
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
-    files = []
+    """The image files named and in the folders named; what a folder holds besides (files of
+    other kinds, FIFOs, sockets, devices, sub-folders) is counted in one warning, never read."""
+    files, other = [], Counter()
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.exists():
-            files.append(path)
+            for entry in sorted(path.iterdir()):
+                if entry.is_dir():
+                    other["folders"] += 1
+                elif not entry.is_file():
+                    other["not regular files"] += 1
+                elif entry.suffix.lower() not in IMAGE_SUFFIXES:
+                    other["files of other kinds"] += 1
+                else:
+                    files.append(entry)
         else:
-            raise UserError(f"{path}: not found")
+            files.append(regular(path))
+    if other:
+        said = ", ".join(f"{n} {kind}" for kind, n in sorted(other.items()))
+        log.warning("%d entries skipped, not read as images (%s; images: %s)", sum(other.values()), said,
+                    " ".join(sorted(IMAGE_SUFFIXES)))  # fmt: skip
     if not files:
         raise UserError(f"{', '.join(map(str, paths))}: no image files")
     return files
 
 
-def read_images(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
+def read_images(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Iterator[Chunk]:
     shape = tuple(saved["preprocess"]["image_shape"])
-    files, pixels, done = _image_files(paths), [], Counter()
-    for path in files:
-        try:
-            pixels.append(image_form.read(path, shape, done))
-        except ValueError as err:
-            raise UserError(f"{path}: {err}") from None
+    files, done = _image_files(paths), Counter()
+    for start in range(0, len(files), BATCH):
+        pixels = []
+        for path in files[start : start + BATCH]:
+            try:
+                pixels.append(image_form.read(path, shape, done))
+            except ValueError as err:
+                raise UserError(f"{path}: {err}") from None
+        yield [str(path) for path in files[start : start + BATCH]], torch.from_numpy(np.stack(pixels))
     if line := image_form.summary(done, len(files), shape):
         log.warning("%s", line)
-    return [str(path) for path in files], torch.from_numpy(np.stack(pixels))
 
 
-def read_texts(paths: list[Path], saved: dict[str, Any]) -> tuple[list, Tensor]:
-    pre = saved["preprocess"]
-    titles, ids, blanks = [], [], {}
+def _titles(path: Path, notes: Notes) -> Iterator[tuple[int, str]]:
+    """(line or row number, headline) of every headline of a file, blank ones left out (and
+    counted), each cut to MAX_TITLE characters and its control characters read as spaces."""
+    if path.suffix.lower() == ".csv":
+        options = {"dtype": str, "keep_default_na": False, "skip_blank_lines": False, "chunksize": BATCH}
+        with load_csv(regular(path), True, **options) as reader:
+            frames = _parsed(reader, path)
+            rows = ((i + 1, t) for frame in frames for i, t in zip(frame.index, _column(frame, path), strict=True))
+            lines = ((n, t[:MAX_TITLE], len(t) > MAX_TITLE) for n, t in rows)
+            yield from _kept(path, lines, notes)
+        return
+    try:
+        with regular(path).open(encoding="utf-8") as f:
+            yield from _kept(path, ((n, t, cut) for n, (t, cut) in enumerate(_lines(f, MAX_TITLE), 1)), notes)
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+
+
+def _column(frame: pd.DataFrame, path: Path) -> pd.Series:
+    if "title" not in frame.columns:
+        raise UserError(f"{path}: a CSV of headlines needs a 'title' column")
+    return frame["title"].fillna("")
+
+
+def _kept(path: Path, lines: Iterator[tuple[int, str, bool]], notes: Notes) -> Iterator[tuple[int, str]]:
+    total = 0
+    for number, text, cut in lines:
+        total += 1
+        if not text.strip():
+            notes["blank", path] += 1
+            continue
+        notes["cut", path] += cut
+        if CONTROL.search(text):
+            notes["control", path] += 1
+            text = CONTROL.sub(" ", text)
+        yield number, text
+    if total == notes["blank", path]:
+        raise UserError(f"{path}: empty" if not total else f"{path}: only blank lines")
+
+
+def read_texts(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Iterator[Chunk]:
     for path in paths:
-        if path.suffix.lower() == ".csv":
-            frame = _read_csv(path, header=True)
-            if "title" not in frame.columns:
-                raise UserError(f"{path}: a CSV of headlines needs a 'title' column")
-            lines = frame["title"].fillna("").tolist()
-        else:
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except FileNotFoundError:
-                raise UserError(f"{path}: not found") from None
-            except UnicodeDecodeError:
-                raise UserError(f"{path}: not UTF-8 text") from None
-        kept = np.flatnonzero([line.strip() != "" for line in lines])
-        if not kept.size:
-            raise UserError(f"{path}: empty" if not lines else f"{path}: only blank lines")
-        blanks[path] = len(lines) - kept.size
-        titles += [lines[i] for i in kept]
-        ids += _ids(path, kept + 1, len(paths))
-    _skipped(blanks)
+        titles = _titles(path, notes)
+        while batch := list(islice(titles, BATCH)):
+            numbers, texts = zip(*batch, strict=True)
+            yield _ids(path, np.asarray(numbers), len(paths)), _encode_texts(list(texts), saved)
+
+
+def _encode_texts(titles: list[str], saved: dict[str, Any]) -> Tensor:
+    pre = saved["preprocess"]
     sentences = [tokenize(t, pre["lowercase"]) for t in titles]
     if saved["config"]["name"] == "fasttext":
         hashing = Hashing(pre["hashing"]["ngrams"], tuple(pre["hashing"]["chars"]), pre["hashing"]["buckets"])
-        return ids, torch.from_numpy(hashing.encode(sentences))
+        return torch.from_numpy(hashing.encode(sentences))
     vectors = Vectors(list(pre["vocab"]), pre["vectors"].numpy())
     means, tokens, _ = encode(sentences, vectors)
     if saved["config"]["name"] == "bag":
-        return ids, torch.from_numpy(tokens)
+        return torch.from_numpy(tokens)
     if pre["standardize"] is not None:
         means = ((means - np.asarray(pre["standardize"]["mean"])) / np.asarray(pre["standardize"]["std"])).astype(
             np.float32
         )
-    return ids, torch.from_numpy(means)
+    return torch.from_numpy(means)
 
 
 READERS = {"table": read_tables, "image": read_images, "text": read_texts}
 
 
-def run(task: str, inputs: list[Path], output: Path | None, model_path: Path) -> pd.DataFrame:
-    from reprolab import model_file
-    from reprolab.files import write_text
+def predictions(saved: dict[str, Any], model: torch.nn.Module, inputs: list[Path], notes: Notes) -> Iterator[Any]:
+    """The predictions of every input, a table of at most BATCH rows at a time."""
+    for ids, x in READERS[saved["modality"]](inputs, saved, notes):
+        out = outputs(model, x, saved["kind"])
+        yield predictions_table(ids, out, saved["kind"], saved["classes"], saved["config"]["threshold"])
 
+
+def run(task: str, inputs: list[Path], output: Path | None, model_path: Path) -> int:
+    """Write the predictions of `inputs` as CSV to `output` (stdout if None), whole or not at
+    all; return how many rows were written."""
+    from reprolab import model_file
+    from reprolab.files import atomic_path, output_file
+
+    if output is not None:
+        output_file(output, tuple(inputs))
     saved, model = model_file.load(model_path, task)
     if saved["task"] != task:
         raise UserError(f"{model_path}: a model of {saved['task']}, not {task}")
-    ids, x = READERS[saved["modality"]](inputs, saved)
-    out = outputs(model, x, saved["kind"])
-    result = predictions_table(ids, out, saved["kind"], saved["classes"], saved["config"]["threshold"])
-    text = result.to_csv(index=False, float_format="%.9g")
-    if output is None:
-        print(text, end="")
-    else:
-        write_text(output, text)
-    return result
+    notes, rows = Notes(), 0
+    with ExitStack() as stack:
+        if output is None:  # stdout, too, gets the whole table or nothing: spooled to a file first
+            out = stack.enter_context(tempfile.TemporaryFile("w+", newline=""))
+        else:
+            out = stack.enter_context(stack.enter_context(atomic_path(output)).open("w", newline=""))
+        for table in predictions(saved, model, inputs, notes):
+            out.write(table.to_csv(index=False, header=rows == 0, float_format="%.9g"))
+            rows += len(table)
+        if output is None:
+            out.seek(0)
+            shutil.copyfileobj(out, sys.stdout)
+    notes.say()
+    return rows

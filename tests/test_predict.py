@@ -49,12 +49,18 @@ def raw_inputs(name: str, final: str, mirror_dir, tmp_path) -> list:
     return [rows]
 
 
+def predicted(task: str, inputs: list, out: Path) -> pd.DataFrame:
+    """What `reprolab predict` writes for `inputs`, read back."""
+    assert prediction.run(task, inputs, out, paths.model(task)) == len(table := pd.read_csv(out))
+    return table
+
+
 def check_predict_gives_what_evaluate_gave(workdir, mirror_dir, tmp_path, name: str) -> None:
     """After every stage of `name` ran in workdir (tests/test_stages.py, each task)."""
     final = "test" if any(paths.split(name).glob("test.*")) else "val"
     inputs = raw_inputs(name, final, mirror_dir, tmp_path)
     shutil.move(workdir / "data", tmp_path / "data")  # predict reads nothing from data/
-    got = prediction.run(name, inputs, tmp_path / "out.csv", paths.model(name))
+    got = predicted(name, inputs, tmp_path / "out.csv")
     expected = pd.read_csv(paths.reports(name) / "predictions.csv")
     assert pd.read_csv(tmp_path / "out.csv").columns.tolist() == expected.columns.tolist()
     assert len(got) == len(expected)
@@ -73,8 +79,8 @@ def test_kdd_lines_without_their_label_columns(workdir, mirror_dir, tmp_path):
     lines = (mirror_dir / "KDDTest+.txt").read_text().splitlines()[:20]
     (tmp_path / "with.txt").write_text("".join(f"{line}\n" for line in lines))
     (tmp_path / "without.txt").write_text("".join(line.rsplit(",", 2)[0] + "\n" for line in lines))
-    with_labels = prediction.run("nslkdd", [tmp_path / "with.txt"], tmp_path / "a.csv", paths.model("nslkdd"))
-    without = prediction.run("nslkdd", [tmp_path / "without.txt"], tmp_path / "b.csv", paths.model("nslkdd"))
+    with_labels = predicted("nslkdd", [tmp_path / "with.txt"], tmp_path / "a.csv")
+    without = predicted("nslkdd", [tmp_path / "without.txt"], tmp_path / "b.csv")
     assert with_labels.equals(without) and len(without) == 20
     (tmp_path / "short.txt").write_text(lines[0].rsplit(",", 5)[0] + "\n")
     with pytest.raises(UserError, match=r"short.txt: expected 41 or 43 comma-separated values a line, found 38"):
@@ -177,9 +183,9 @@ def test_blank_rows_of_a_table_are_skipped_counted_and_keep_the_numbering(advert
     (advertising_model / "gaps.csv").write_text("\n".join(rows) + "\n")
     (advertising_model / "whole.csv").write_text("\n".join(r for r in rows if r.strip(" ,")) + "\n")
     with caplog.at_level(logging.WARNING):
-        gaps = prediction.run("advertising", [Path("gaps.csv")], None, paths.model("advertising"))
+        gaps = predicted("advertising", [Path("gaps.csv")], Path("gaps-out.csv"))
     assert caplog.messages == ["3 blank line(s) skipped (gaps.csv: 3); the ids are the lines' own numbers"]
-    whole = prediction.run("advertising", [Path("whole.csv")], None, paths.model("advertising"))
+    whole = predicted("advertising", [Path("whole.csv")], Path("whole-out.csv"))
     assert gaps["id"].tolist() == [1, 3, 5]  # the rows' own numbers below the header
     assert gaps.drop(columns="id").equals(whole.drop(columns="id"))
 
@@ -191,9 +197,9 @@ def test_blank_headlines_are_skipped_counted_and_keep_the_numbering(workdir, cap
     (workdir / "whole.txt").write_text("\n".join(line for line in lines if line.strip()) + "\n")
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        gaps = prediction.run("news", [Path("headlines.txt")], None, paths.model("news"))
+        gaps = predicted("news", [Path("headlines.txt")], Path("gaps-out.csv"))
     assert caplog.messages == ["3 blank line(s) skipped (headlines.txt: 3); the ids are the lines' own numbers"]
-    whole = prediction.run("news", [Path("whole.txt")], None, paths.model("news"))
+    whole = predicted("news", [Path("whole.txt")], Path("whole-out.csv"))
     assert gaps["id"].tolist() == [1, 3, 5]  # the lines' own numbers
     assert gaps.drop(columns="id").equals(whole.drop(columns="id"))
     (workdir / "blank.txt").write_text("\n \n")
