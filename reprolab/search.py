@@ -240,6 +240,8 @@ def save(name: str, config: dict[str, Any], rows: list[dict[str, Any]]) -> list[
         return sign * value if isinstance(value, int | float) else math.inf
 
     order = sorted(rows, key=rank)
+    if not order or not order[0]["val"]:  # a report of nothing replaces no report
+        raise UserError(f"search {name}: no trial complete; {OUT / name}.json and .md left as they were")
     result = {"search": name, "task": config["task"], "set": config["set"], "seeds": config["seeds"]}
     result |= {"metric": config["metric"], "direction": config["direction"], "trials": order}
     write_json(OUT / f"{name}.json", result)
@@ -290,7 +292,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(prog="python -m reprolab.search", description=__doc__.split("\n\n")[0])
     parser.add_argument("search", help="a search of search.yaml: a task's name, or a variant's (e.g. mnist-mlp)")
-    parser.add_argument("--trials", type=int, help="complete trials the study ends with (default: search.yaml's)")
+    parser.add_argument(
+        "--trials", type=studies.positive, help="complete trials the study ends with (default: search.yaml's)"
+    )
     studies.add_arguments(parser)
     parser.add_argument("--new", action="store_true", help="delete the stored study of this name first")
     parser.add_argument("--report", action="store_true", help="run no trial: write the results of the stored study")
@@ -308,8 +312,6 @@ def main() -> None:
             order = studies.guarded_storage(args.storage, written)
         else:
             order = search(args.search, args.trials, args.storage, remote, args.heartbeat, new=args.new)
-        if not order or not order[0]["val"]:
-            raise UserError(f"search {args.search}: no trial complete")
         best = order[0]
         print(f"best ({best['experiment']}): dvc exp apply {best['experiment']}, or set in params.yaml:")
         print("  " + " ".join(f"-S {o}" for o in chosen(args.search)[1]))

@@ -123,6 +123,9 @@ def run_seeds(
     for seed, attrs in runs.items():
         ran, restored = attrs["ran"], attrs["restored"]
         print(f"seed {seed}: ran {', '.join(ran) or 'nothing'}; restored {', '.join(restored) or 'nothing'}")
+    if sorted(runs) != sorted(seeds):  # a summary of some seeds would pass for one of all
+        missing = " ".join(str(s) for s in seeds if s not in runs)
+        raise UserError(f"seeds {missing}: not complete; {out} left as it was")
     result = {
         "seeds": seeds,
         "revision": revision,
@@ -138,7 +141,7 @@ def main() -> None:
     from reprolab.cli import guarded
 
     parser = argparse.ArgumentParser(prog="python -m reprolab.seeds", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--seeds", type=studies.seed, nargs="+", default=list(SEEDS))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a param for every run")
     parser.add_argument("--variant", metavar="NAME", help="a search of search.yaml: its settings and best trial")
     parser.add_argument("--out", type=Path, help=f"default: {OUT}, or reports/seeds-NAME.json for a variant")

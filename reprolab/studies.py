@@ -16,6 +16,7 @@ one machine's search, cut short, goes on where it stopped when started again.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -34,6 +35,20 @@ HEARTBEAT = 20  # seconds between a running trial's heartbeats, and between a wo
 GRACE_BEATS = 3  # a trial silent for this many heartbeats is failed and queued again
 READY_SECONDS = 60  # how long a worker waits for the study's creator to finish setting it up
 POLL_SECONDS = 2
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of at least 1")
+    return int(text)
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed numpy takes, 0 to 2**32 - 1."""
+    if not text.strip().isdigit() or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is a whole number from 0 to 2**32 - 1")
+    return int(text)
 
 
 def add_arguments(parser) -> None:
