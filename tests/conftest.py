@@ -135,9 +135,8 @@ def fixture_pins(mirror_dir: Path, source: sources.Source) -> dict[str, str | No
     return {"sha256": sha256, "md5": digest_of(path, "md5") if source.md5 else None}
 
 
-@pytest.fixture
-def pin_fixtures(monkeypatch, mirror_dir) -> None:
-    """Pin the fixture files' checksums in place of the real ones, for this test only."""
+def pin(monkeypatch, mirror_dir: Path) -> None:
+    """Pin the fixture files' checksums in place of the real ones, while `monkeypatch` holds."""
     for task in tasks.every().values():
         pinned = tuple(replace(s, **fixture_pins(mirror_dir, s)) for s in task.sources)
         monkeypatch.setattr(
@@ -150,17 +149,24 @@ def offline(monkeypatch) -> None:
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
 
 
-@pytest.fixture
-def workdir(tmp_path, monkeypatch, mirror_dir, pin_fixtures):
-    """A scratch project: params.yaml with few epochs, fixture files as the mirror."""
+def scratch_project(folder: Path, monkeypatch, mirror_dir: Path) -> Path:
+    """`folder` as a scratch project while `monkeypatch` holds: params.yaml with few epochs,
+    fixture files as the mirror, their checksums pinned, the working directory."""
+    pin(monkeypatch, mirror_dir)
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
     for block in data["tasks"].values():
         block["train"]["epochs"] = 3
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
-    monkeypatch.chdir(tmp_path)
+    (folder / "params.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(folder)
     monkeypatch.setenv(sources.MIRROR_ENV, str(mirror_dir))
     monkeypatch.setenv("CI", "true")
-    return tmp_path
+    return folder
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, mirror_dir):
+    """A scratch project: params.yaml with few epochs, fixture files as the mirror."""
+    return scratch_project(tmp_path, monkeypatch, mirror_dir)
 
 
 def run_stages(name: str, *stages) -> None:
