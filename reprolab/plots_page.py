@@ -22,6 +22,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from reprolab.files import write_text
+
 TEMPLATE = Path(".dvc/offline.html")
 PAGE = """<!DOCTYPE html>
 <html>
@@ -60,7 +62,7 @@ def write(root: Path = Path(".")) -> Path:
     path = root / TEMPLATE
     text = page()
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        write_text(path, text)
     return path
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from reprolab.files import UserError, write_text
+from reprolab.files import UserError, atomic_path, os_error, write_text
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,8 @@ def render_plots(base: str, out: Path, tasks: set[str]) -> list[str]:
         if curve not in ("loss", "accuracy") or task not in tasks or not renders:
             continue
         name = f"{plot_id}.png"
-        (out / name).write_bytes(vl_convert.vegalite_to_png(renders[0]["content"], scale=1))
+        with atomic_path(out / name) as tmp:
+            tmp.write_bytes(vl_convert.vegalite_to_png(renders[0]["content"], scale=1))
         files.append(name)
     return files
 
@@ -193,8 +194,8 @@ def main() -> None:
     args = parser.parse_args()
     try:
         text, failed = report(args.base, args.out, args.gate, plots=not args.no_plots)
-    except UserError as err:
-        print(f"error: report: {err}", file=sys.stderr)
+    except (UserError, OSError) as err:
+        print(f"error: report: {os_error(err) if isinstance(err, OSError) else err}", file=sys.stderr)
         sys.exit(2)
     print(text)
     for line in failed:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -299,12 +300,47 @@ def test_a_file_size_limit_while_writing_a_checkpoint_is_one_line(workdir):
     assert listing(workdir / "checkpoints") == [] and not paths.model("nslkdd").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
-def test_a_read_only_folder_is_one_line(trained, mirror_dir, tmp_path):
-    (tmp_path / "in.txt").write_text("\n".join(kdd_lines(mirror_dir)) + "\n")
-    (tmp_path / "locked").mkdir(mode=0o555)
-    result, _ = predict(tmp_path, trained, "nslkdd", "in.txt", "-o", "locked/out.csv")
-    assert result.stderr == "error: predict: locked: cannot write here (permission denied)\n"
+def read_only(folder: Path, command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`command` with `folder` a read-only file system (an empty tmpfs mounted there, in a mount
+    namespace of its own: root writes through a mode of 555, not through this)."""
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    script = 'mount -t tmpfs -o ro,size=1m tmpfs "$0" && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--map-root-user", "sh", "-c", script, str(folder), *command],
+        cwd=cwd, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+
+
+def can_mount() -> bool:
+    probe = subprocess.run(["unshare", "--mount", "--map-root-user", "true"], capture_output=True)
+    return shutil.which("unshare") is not None and probe.returncode == 0
+
+
+@pytest.mark.skipif(not can_mount(), reason="no mount namespace here")
+def test_a_read_only_folder_is_one_line_in_predict_and_in_a_stage(trained, mirror_dir, workdir):
+    (workdir / "in.txt").write_text("\n".join(kdd_lines(mirror_dir)) + "\n")
+    (workdir / "locked").mkdir()
+    model = str(trained / paths.model("nslkdd"))
+    command = [
+        sys.executable,
+        "-m",
+        "reprolab",
+        "predict",
+        "nslkdd",
+        "in.txt",
+        "--model",
+        model,
+        "-o",
+        "locked/out.csv",
+    ]
+    result = read_only(workdir / "locked", command, workdir)
+    assert result.stderr == "error: predict: locked: cannot write here (read-only file system)\n"
+    run_stages("blobs", download)
+    (workdir / "data" / "split").mkdir()
+    result = read_only(workdir / "data" / "split", [sys.executable, "-m", "stages.split", "blobs"], workdir)
+    assert (result.returncode, result.stderr.splitlines()[-1]) == (
+        1, "error: split@blobs: data/split: cannot write here (read-only file system)"
+    )  # fmt: skip
 
 
 # 9. values a task knows cannot be
