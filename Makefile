@@ -19,7 +19,7 @@ BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## /  make \1\t/' | expand -t 18
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 26
 
 # The set-up: the venv, and the page template that draws `dvc plots show` offline (.dvc/config names it).
 SETUP := $(VENV)/.installed .dvc/offline.html
