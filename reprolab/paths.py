@@ -28,6 +28,12 @@ def train_params(task: str) -> Path:
     return Path("data/params") / f"{task}.json"
 
 
+def params_checked() -> Path:
+    """The params stage's mark that params.yaml passed: every other stage depends on it, so
+    that the check runs before DVC removes any stage's outputs; its bytes never change."""
+    return Path("data/params") / "checked"
+
+
 def model(task: str) -> Path:
     return Path("models") / f"{task}.pt"
 

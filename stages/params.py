@@ -1,7 +1,8 @@
 """Check the whole of params.yaml and write each task's effective training settings.
 
-It runs before every other stage (dvc.yaml lists it first), so what cannot run here is
-refused before any stage works: a device this machine lacks among it.
+Every other stage depends on its mark (reprolab/paths.py: params_checked), so it runs
+first in any `dvc repro`, whole or of one stage, and what cannot run is refused before DVC
+removes any stage's outputs: a device this machine lacks among it.
 
 Each task's train stage depends on its file here rather than on the global
 `train` block, so a default that a task overrides does not re-run that task.
@@ -13,7 +14,7 @@ import argparse
 
 from reprolab import params, paths, tasks
 from reprolab.cli import guarded, logged
-from reprolab.files import write_json
+from reprolab.files import write_json, write_text
 
 
 def main() -> None:
@@ -24,6 +25,7 @@ def main() -> None:
         pick_device(checked.device, checked.reproducible)
     for name in tasks.NAMES:
         write_json(paths.train_params(name), checked.train_for(name).model_dump())
+    write_text(paths.params_checked(), "params.yaml passed its check (stages/params.py)\n")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from reprolab import params, paths, search, tasks
@@ -22,8 +24,10 @@ from stages.featurize import featurize
 from stages.split import split
 from stages.train import train
 from tests.conftest import ROOT, run_stages, scratch_project
+from tests.pipeline_repo import clone, ran, sh
 
 TRAINED = ("nslkdd", "news", "mnist")
+NO_GPU = not (torch.cuda.is_available() or torch.backends.mps.is_available())
 
 
 @pytest.fixture(scope="module")
@@ -250,9 +254,7 @@ def test_values_that_cannot_run_are_refused(key, value, said):
     assert str(refused.value) == f"params.yaml: {said}"
 
 
-@pytest.mark.skipif(
-    __import__("torch").cuda.is_available() or __import__("torch").backends.mps.is_available(), reason="has a GPU"
-)
+@pytest.mark.skipif(not NO_GPU, reason="has a GPU")
 def test_a_device_this_machine_lacks_is_refused_by_the_first_stage(tmp_path):
     data = valid() | {"device": "cuda", "reproducible": "native"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
@@ -264,6 +266,28 @@ def test_a_device_this_machine_lacks_is_refused_by_the_first_stage(tmp_path):
         1, "error: params: params.yaml: device: cuda is not available here (use auto or cpu)"
     )  # fmt: skip
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "said"),
+    [
+        (r"^seed: .*$", "seed: 1099511627776", "seed: Input should be less than 4294967296 (got 1099511627776)"),
+        pytest.param(
+            r"^device: .*$\n^reproducible: .*$", "device: cuda\nreproducible: native",
+            "device: cuda is not available here (use auto or cpu)",
+            marks=pytest.mark.skipif(not NO_GPU, reason="has a GPU"),
+        ),
+    ],
+)  # fmt: skip
+def test_a_repro_of_one_stage_refuses_before_dvc_removes_any_output(baseline, served, tmp_path, pattern, value, said):
+    """DVC removes a stage's outputs before it runs its command: the check must come first."""
+    repo = clone(baseline, tmp_path / "repo")
+    text = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(re.sub(pattern, value, text, count=1, flags=re.M))
+    result = sh(repo, "dvc", "repro", "train@blobs", ok=False)
+    assert result.returncode != 0 and f"error: params: params.yaml: {said}" in result.stderr, result.stderr
+    assert ran(result) == {"params"}
+    assert (repo / "models" / "blobs.pt").is_file() and any((repo / "data" / "features" / "blobs").iterdir())
 
 
 # 7. errors of the operating system are one line, with nothing half-written
