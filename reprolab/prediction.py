@@ -45,7 +45,7 @@ from reprolab.training import EVAL_BATCH, outputs, predictions_table
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-BATCH = 8 * EVAL_BATCH  # rows read, predicted and written at a time (a multiple of evaluate's batch)
+BATCH = EVAL_BATCH  # rows read, predicted and written at a time; headlines are padded to the batch's longest
 MAX_TITLE = 1_000  # characters of a headline kept (the longest of the five publishers' is 93)
 MAX_LINE = 1 << 16  # characters of a table line (an NSL-KDD line has about 150)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # C0 controls but tab and newline, and DEL
@@ -95,21 +95,19 @@ def _lines(f: TextIO, limit: int) -> Iterator[tuple[str, bool]]:
         yield line[:limit].rstrip("\r\n"), cut
 
 
-def _first_line(path: Path) -> list[str]:
+def _first_fields(path: Path) -> list[str]:
+    """The fields of a table's first line; every line is read, and one longer than any row is
+    refused as soon as it is read: pandas would take time quadratic in its fields (a line of
+    a million of them, minutes) before saying anything."""
+    first = None
     with path.open(encoding="utf-8", errors="replace", newline="") as f:
-        text, cut = next(_lines(f, MAX_LINE), ("", False))
-    if cut:
-        raise UserError(f"{path}: line 1: longer than {MAX_LINE:,} characters: not a row of this task")
-    return [field.strip() for field in next(csv.reader([text]), [])]
-
-
-def _check_line_lengths(path: Path) -> None:
-    """Refuse, as soon as one is read, a line longer than any row: pandas would take time
-    quadratic in its fields (a line of a million of them, minutes) before saying anything."""
-    with path.open(encoding="utf-8", errors="replace", newline="") as f:
-        for number, (_, cut) in enumerate(_lines(f, MAX_LINE), 1):
+        for number, (text, cut) in enumerate(_lines(f, MAX_LINE), 1):
             if cut:
                 raise UserError(f"{path}: line {number}: longer than {MAX_LINE:,} characters: not a row of this task")
+            first = text if first is None else first
+    if first is None:
+        raise UserError(f"{path}: empty")
+    return [field.strip() for field in next(csv.reader([first]), [])]
 
 
 def _table_chunks(
@@ -117,10 +115,7 @@ def _table_chunks(
 ) -> Iterator[Chunk]:
     task = get(saved["task"])
     features = [*encoder.numeric, *encoder.categorical]
-    if regular(path).stat().st_size == 0:
-        raise UserError(f"{path}: empty")
-    _check_line_lengths(path)
-    first = _first_line(path)
+    first = _first_fields(regular(path))
     header = set(features) <= set(first)
     if header:
         names = None
@@ -144,8 +139,6 @@ def _table_chunks(
     seen = 0
     with reader:
         for frame in _parsed(reader, path):
-            if frame.shape[1] != len(names or first):
-                raise UserError(f"{path}: expected {len(names or first)} values a line, found {frame.shape[1]}")
             blank = frame.fillna("").astype(str).apply(lambda c: c.str.strip() == "").all(axis=1).to_numpy()
             # Checked as the file lays them out, so that an error names the file's own line and
             # column; a column the model does not read (sales, an index, a dropped feature) is not
