@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from reprolab import kernels, tasks
 from reprolab import params as params_module
-from reprolab.files import UserError, os_error
+from reprolab.files import UserError, os_error, unwritten
 from reprolab.params import Params
 from reprolab.tasks.base import Task
 
@@ -40,6 +41,9 @@ def guarded(where: str, work: Callable[[], None]) -> None:
         sys.exit(1)
     except OSError as err:
         print(f"error: {where}: {os_error(err)}", file=sys.stderr)
+        sys.exit(1)
+    except sqlite3.Error as err:  # a database of DVC's (DVCLive opens one) on a full disk or under a size limit
+        print(f"error: {where}: a database could not be used ({err}; {unwritten(Path.cwd(), err)})", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print(f"error: {where}: interrupted", file=sys.stderr)

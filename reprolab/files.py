@@ -76,6 +76,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except OSError as err:
         raise UserError(f"{path.parent}: cannot write here ({(err.strerror or str(err)).lower()})") from None
     tmp = made / path.name
+    inside = "" if path.parent == Path() else f"{path.parent}{os.sep}"  # what a path in the temporary names
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
@@ -83,11 +84,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 raise UserError(f"{path}: a folder; not replaced by a file")
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except OSError as err:  # said of what is written, not of its temporary
+    except OSError as err:  # said of what is written, not of its temporary (a buffered write names nothing)
         for attr in ("filename", "filename2"):
-            if isinstance(name := getattr(err, attr), str) and name.startswith(f"{made}{os.sep}"):
-                setattr(err, attr, str(path.parent / name[len(str(made)) + 1 :]))
+            if isinstance(name := getattr(err, attr), str):
+                setattr(err, attr, name.replace(f"{made}{os.sep}", inside))
+        err.filename = str(path) if err.filename is None else err.filename
         raise
+    except UserError as err:
+        raise UserError(str(err).replace(f"{made}{os.sep}", inside)) from None
     finally:
         shutil.rmtree(made, ignore_errors=True)
 
@@ -155,10 +159,11 @@ def save_tensors(path: str | Path, data: Any) -> None:
         try:
             torch.save(data, tmp)
         except RuntimeError as err:  # torch's writer says only "file write failed"
-            raise UserError(f"{path}: not written ({_unwritten(tmp.parent, err)})") from None
+            raise UserError(f"{path}: not written ({unwritten(tmp.parent, err)})") from None
 
 
-def _unwritten(folder: Path, err: RuntimeError) -> str:
+def unwritten(folder: Path, err: Exception) -> str:
+    """Why a write into `folder` failed, where the error does not say (torch's writer, sqlite)."""
     import resource
 
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]

@@ -13,7 +13,7 @@ import torch
 
 from reprolab import paths
 from reprolab.cli import run
-from reprolab.files import atomic_path, write_json
+from reprolab.files import atomic_path, save_tensors, write_json
 from reprolab.params import Params
 from reprolab.tasks.base import Task
 
@@ -33,7 +33,7 @@ def featurize(task: Task, params: Params) -> None:
         for split, a in arrays.items():
             tensors = {key: torch.from_numpy(np.array(value)) for key, value in a.items()}  # copies: writable
             tensors["y"] = tensors["y"].to(target_dtype)
-            torch.save(tensors, out / f"{split}.pt")
+            save_tensors(out / f"{split}.pt", tensors)
         write_json(out / "meta.json", meta)
 
 

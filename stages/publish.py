@@ -11,6 +11,7 @@ and model card (reports/T), which git commits so that a fresh clone shows them w
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from reprolab import paths
 from reprolab.cli import run
@@ -29,7 +30,21 @@ def publish(task: Task, params: Params) -> None:
     }
     for source, target in copies.items():
         with atomic_path(target) as tmp:
-            (shutil.copytree if source.is_dir() else shutil.copyfile)(source, tmp)
+            copy(source, tmp)
+
+
+def copy(source: Path, target: Path) -> None:
+    """A file, or a folder file by file: the first failed write says which (copytree gathers
+    every failure into one list)."""
+    if not source.is_dir():
+        shutil.copyfile(source, target)
+        return
+    target.mkdir()
+    for path in sorted(source.rglob("*")):
+        if path.is_dir():
+            (target / path.relative_to(source)).mkdir()
+        else:
+            shutil.copyfile(path, target / path.relative_to(source))
 
 
 if __name__ == "__main__":

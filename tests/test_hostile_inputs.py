@@ -20,6 +20,7 @@ import yaml
 from reprolab import params, paths, search, tasks
 from reprolab.files import UserError, atomic_path, sweep
 from stages.download import download
+from stages.evaluate import evaluate
 from stages.featurize import featurize
 from stages.split import split
 from stages.train import train
@@ -27,6 +28,7 @@ from tests.conftest import ROOT, run_stages, scratch_project
 from tests.pipeline_repo import clone, ran, sh
 
 TRAINED = ("nslkdd", "news", "mnist")
+PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # this interpreter's dvc
 NO_GPU = not (torch.cuda.is_available() or torch.backends.mps.is_available())
 
 
@@ -316,15 +318,37 @@ def test_a_file_size_limit_while_downloading_is_one_line(workdir, mirror_dir):
     assert listing(workdir / "data" / "raw") == []  # no half-written output
 
 
-def test_a_file_size_limit_while_writing_a_checkpoint_is_one_line(workdir):
-    run_stages("nslkdd", download, split, featurize)
-    result = limited_stage(workdir, "train", "nslkdd", 65_536)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        "error: train@nslkdd: checkpoints/nslkdd.pt: not written "
-        "(file too large: the file-size limit (ulimit -f) is 65,536 bytes)"
+@pytest.mark.parametrize(
+    ("stage", "size", "said"),
+    [
+        ("featurize", 2_000, r"data/features/nslkdd/train.pt: not written \(file too large: the file-size limit "
+         r"\(ulimit -f\) is 2,000 bytes\)"),
+        ("train", 65_536, r"checkpoints/nslkdd.pt: not written \(file too large: the file-size limit \(ulimit -f\) "
+         r"is 65,536 bytes\)"),
+        ("evaluate", 2_000, r"data/evaluation/nslkdd: file too large"),
+        ("publish", 2_000, r"(dvclive|plots|reports)/nslkdd/[\w.]+: file too large"),
+    ],
+)  # fmt: skip
+def test_a_file_size_limit_in_any_stage_is_one_line_naming_what_was_written(workdir, stage, size, said):
+    order = (download, split, featurize, train, evaluate)
+    run_stages("nslkdd", *order[: [s.__name__ for s in order].index(stage)] if stage != "publish" else order)
+    result = limited_stage(workdir, stage, "nslkdd", size)
+    assert result.returncode == 1 and re.fullmatch(f"error: {stage}@nslkdd: {said}", result.stderr.splitlines()[-1]), (
+        result.stderr
     )
-    assert listing(workdir / "checkpoints") == [] and not paths.model("nslkdd").exists()
+    assert [p for p in listing(workdir) if ".tmp-" in p] == []  # no half-written output
+    if stage == "train":
+        assert listing(workdir / "checkpoints") == [] and not paths.model("nslkdd").exists()
+
+
+def test_a_file_size_limit_on_dvcs_database_is_one_line(workdir):
+    run_stages("nslkdd", download, split, featurize)
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=workdir, check=True, env=os.environ | {"PATH": PATH})
+    result = limited_stage(workdir, "train", "nslkdd", 61_440)  # DVCLive opens the repository: its state database
+    assert result.stderr.splitlines()[-1] == (
+        "error: train@nslkdd: a database could not be used (disk I/O error; file too large: the file-size limit "
+        "(ulimit -f) is 61,440 bytes)"
+    )
 
 
 def read_only(folder: Path, command: list[str], cwd: Path) -> subprocess.CompletedProcess:

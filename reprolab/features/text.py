@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from reprolab.features import divisor
-from reprolab.files import UserError, sha256_of
+from reprolab.files import UserError, save_tensors, sha256_of
 from reprolab.splitting import present_splits, read_split
 from reprolab.tasks.base import TARGET, Task
 
@@ -153,7 +153,7 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
             a["x"] = ((a["x"] - mean) / std).astype(np.float32)
         standardize = {"mean": mean.tolist(), "std": std.tolist()}
     (out / "vocab.txt").write_text("".join(f"{word}\n" for word in vectors.words))
-    torch.save(torch.from_numpy(vectors.vectors), out / "vectors.pt")
+    save_tensors(out / "vectors.pt", torch.from_numpy(vectors.vectors))
     meta = {
         "n_features": vectors.vectors.shape[1],
         "vocab_size": len(vectors.words),
