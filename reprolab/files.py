@@ -52,12 +52,16 @@ def sweep(folder: Path, name: str | None = None) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+def _reason(err: OSError) -> str:
+    return (err.strerror or str(err)).lower()
+
+
 def os_error(err: OSError) -> UserError:
     """An error of the operating system as one line: the path and the reason (of a copy, that
     fails as it writes, the path written: shutil names the source first)."""
     written = err.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS) and err.filename2 is not None
     where = err.filename2 if written else err.filename if err.filename is not None else "?"
-    return UserError(f"{where}: {(err.strerror or str(err)).lower()}")
+    return UserError(f"{where}: {_reason(err)}")
 
 
 @contextmanager
@@ -74,7 +78,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         made = Path(tempfile.mkdtemp(prefix=TEMPORARY.format(name=path.name, pid=os.getpid()), dir=path.parent))
     except OSError as err:
-        raise UserError(f"{path.parent}: cannot write here ({(err.strerror or str(err)).lower()})") from None
+        raise UserError(f"{path.parent}: cannot write here ({_reason(err)})") from None
     tmp = made / path.name
     inside = "" if path.parent == Path() else f"{path.parent}{os.sep}"  # what a path in the temporary names
     try:
@@ -114,7 +118,7 @@ def output_file(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
         with tempfile.NamedTemporaryFile(prefix=TEMPORARY.format(name=path.name, pid=os.getpid()), dir=folder):
             pass
     except OSError as err:
-        raise UserError(f"{folder}: cannot write here ({(err.strerror or str(err)).lower()})") from None
+        raise UserError(f"{folder}: cannot write here ({_reason(err)})") from None
     return path
 
 
