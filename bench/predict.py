@@ -51,8 +51,8 @@ def run(task: str, inputs: list[Path], floor) -> None:
 
 # The command, run so that it leaves its own peak memory (VmHWM, kB) in a file when it exits.
 MEASURED = (
-    "import atexit, re, runpy, sys; "
-    "atexit.register(lambda: open(sys.argv.pop(1), 'w').write("
+    "import atexit, re, runpy, sys; peak = sys.argv.pop(1); "
+    "atexit.register(lambda: open(peak, 'w').write("
     "re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])); "
     "sys.argv[0] = 'reprolab'; runpy.run_module('reprolab', run_name='__main__')"
 )
