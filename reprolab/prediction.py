@@ -54,7 +54,8 @@ Chunk = tuple[list, Tensor]
 
 
 class Notes(Counter):
-    """What was skipped or changed, per kind and input: said in one warning line each, at the end."""
+    """What was skipped or changed, per kind and input (and each table column's unseen
+    categories): said in one warning line each, at the end."""
 
     def say(self) -> None:
         for kind, text in (
@@ -66,6 +67,14 @@ class Notes(Counter):
             if files:
                 where = ", ".join(f"{path.name}: {n}" for path, n in files.items())
                 log.warning(text.format(n=sum(files.values()), where=where))
+        for path in dict.fromkeys(path for _, path in self):  # tables: the categories of each file
+            unseen = [
+                f"{n} with a {k.removeprefix('unseen ')} never seen in training"
+                for (k, p), n in self.items()
+                if p == path and n and k.startswith("unseen ")
+            ]
+            if unseen:
+                log.warning("%s: %s: encoded as unknown (all zeros)", path, ", ".join(unseen))
 
 
 def regular(path: Path) -> Path:
@@ -171,14 +180,6 @@ def read_tables(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Itera
     encoder = TabularEncoder.from_dict(saved["preprocess"]["encoder"])
     for path in paths:
         yield from _table_chunks(path, saved, encoder, len(paths), notes)
-    for path in paths:
-        unseen = [
-            f"{n} with a {k[7:]} never seen in training"
-            for (k, p), n in notes.items()
-            if p == path and n and k[:7] == "unseen "
-        ]
-        if unseen:
-            log.warning("%s: %s: encoded as unknown (all zeros)", path, ", ".join(unseen))
 
 
 def _image_files(paths: list[Path]) -> list[Path]:
