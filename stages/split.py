@@ -23,7 +23,7 @@ def split(task: Task, params: Params) -> None:
     else:
         if task.select is not None:
             tables = {name: task.select(rows, config) for name, rows in tables.items()}
-        parts = split_rows(tables, config, task.group)
+        parts = split_rows(tables, config, task.group, task.classes)
     with atomic_path(paths.split(task.name)) as out:
         out.mkdir()
         for name, rows in parts.items():

@@ -140,7 +140,8 @@ def news_lines(rows: int, seed: int = 5) -> list[str]:
         title = f'"{words[0].title()}" {words[1]}, {words[2]}: {words[3]} {words[4]}...'
         publisher = NEWS_PUBLISHERS[i % len(NEWS_PUBLISHERS)]
         empty = i % 7 == 0  # like the Daily Mail rows of the real subset
-        rest = ("", "", "", "") if empty else (f"http://example.com/{i}", "dStory", "example.com", "1394470501755")
+        story = f"{category}{i // 12}"  # three headlines of one category a story
+        rest = ("", "", "", "") if empty else (f"http://example.com/{i}", story, "example.com", "1394470501755")
         fields = ("" if empty else str(i + 1), title, rest[0], publisher, category, *rest[1:])
         lines.append("\t".join(fields))
     return lines

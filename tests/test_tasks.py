@@ -1,9 +1,12 @@
 import pytest
 
+from reprolab import params
 from reprolab.files import UserError
+from reprolab.splitting import split_rows
 from reprolab.tasks import NAMES, get, nslkdd
 from reprolab.tasks.base import TARGET
 from tests import fixtures
+from tests.conftest import ROOT
 
 
 def test_readers_give_features_target_and_extras(mirror_dir):
@@ -113,3 +116,28 @@ def wiring_gaps(mirror_dir) -> list[str]:
 def test_every_registered_task_is_wired_in(mirror_dir, tmp_path):
     assert wiring_gaps(mirror_dir) == []
     assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/fixtures.py)" in wiring_gaps(tmp_path)
+
+
+MIRROR = ROOT.parent / "shared" / "data" / "mirror"  # the real data, where a machine has it
+
+
+@pytest.mark.parametrize("where", ["fixture", "mirror"])
+def test_the_news_split_shares_no_story_between_its_parts(mirror_dir, where):
+    """With the defaults of params.yaml: no story (a cluster of near-copies of one headline)
+    has headlines in two of train, validation and test, and each part keeps about its share."""
+    folder = MIRROR if where == "mirror" else mirror_dir
+    if not (folder / "NewsAggregatorDataset.zip").is_file():
+        pytest.skip("needs the shared mirror of the real data")
+    task = get("news")
+    config = params.load({"news": task}, ROOT / "params.yaml").task("news").split
+    rows = {name: task.select(table, config) for name, table in task.read(folder).items()}
+    parts = split_rows(rows, config, task.group, task.classes)
+    stories = {name: set(part["story"]) for name, part in parts.items()}
+    assert (
+        not (stories["train"] & stories["val"])
+        | (stories["train"] & stories["test"])
+        | (stories["val"] & stories["test"])
+    )
+    total = sum(map(len, parts.values()))
+    assert all(abs(len(parts[name]) / total - share) < 0.02 for name, share in (("val", 0.1), ("test", 0.1)))
+    assert all(part[TARGET].nunique() == len(task.classes) for part in parts.values())
