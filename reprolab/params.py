@@ -72,9 +72,6 @@ class SplitParams(StrictModel):
     test: Fraction
     random_state: Seed
     stratify: bool = False
-    group: str = Field(
-        "none", description="a field of the rows whose value no two parts share (news: story); none: row by row"
-    )
     holdout: list[str] = Field(
         default_factory=list,
         description="groups (the task's group column, e.g. nslkdd's attack names) whose rows all go to validation",

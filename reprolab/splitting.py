@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from reprolab import paths
 from reprolab.files import UserError
@@ -12,37 +12,20 @@ from reprolab.tasks.base import TARGET, Task
 
 
 def _take(rows: pd.DataFrame, fraction: float, p: SplitParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the rest, a `fraction` of the rows): drawn row by row, or, with `p.group`, whole groups
-    at a time (one fold of round(1 / fraction), stratified as far as the groups allow)."""
-    if p.group == "none":
-        rest, taken = train_test_split(
-            rows, test_size=fraction, random_state=p.random_state, stratify=rows[TARGET] if p.stratify else None
-        )
-        return rest, taken
-    folds = max(2, round(1.0 / fraction))
-    if (groups := rows[p.group].nunique()) < folds:
-        raise UserError(f"split.group: {p.group}: {groups} groups, too few to take {fraction:.0%} of them whole")
-    splitter = (StratifiedGroupKFold if p.stratify else GroupKFold)(folds, shuffle=True, random_state=p.random_state)
-    kept, taken = next(splitter.split(rows, rows[TARGET], groups=rows[p.group]))
-    return rows.iloc[kept], rows.iloc[taken]
+    rest, taken = train_test_split(
+        rows, test_size=fraction, random_state=p.random_state, stratify=rows[TARGET] if p.stratify else None
+    )
+    return rest, taken
 
 
-def split_rows(
-    tables: dict[str, pd.DataFrame], p: SplitParams, group: str | None = None, classes: tuple[str, ...] = ()
-) -> dict[str, pd.DataFrame]:
+def split_rows(tables: dict[str, pd.DataFrame], p: SplitParams, group: str | None = None) -> dict[str, pd.DataFrame]:
     """{"all": rows} -> train/val/test by the fractions of all rows; {"train", "test"}
     -> val taken from train (`p.test` is then 0). Each part is sorted by row id;
     a part with no rows (test fraction 0) is left out.
 
-    With `p.group`, the rows that share that field's value (news: a story) all land in one
-    part, and each of `classes` must keep a row in every part. The rows whose `group` column
-    holds one of `p.holdout` are taken out first and all go to validation, so that it holds
-    groups training never sees (e.g. attack types)."""
+    The rows whose `group` column holds one of `p.holdout` are taken out first and all go
+    to validation, so that it holds groups training never sees (e.g. attack types)."""
     held = None
-    if p.group != "none":
-        columns = next(iter(tables.values())).columns
-        if p.group not in columns:
-            raise UserError(f"split.group: the rows have no field {p.group!r} (they have: {', '.join(columns)})")
     if p.holdout:
         source = "all" if "all" in tables else "train"
         rows = tables[source]
@@ -59,15 +42,7 @@ def split_rows(
     else:
         (train, val), test = _take(tables["train"], p.val, p), tables["test"]
     parts = {"train": train, "val": val if held is None else pd.concat([val, held]), "test": test}
-    parts = {name: rows.sort_index() for name, rows in parts.items() if rows is not None}
-    if p.group != "none":
-        for name, rows in parts.items():
-            if missing := sorted(set(range(len(classes))) - set(rows[TARGET])):
-                raise UserError(
-                    f"split.group: {p.group}: no {classes[missing[0]]} row in {name} (too few {p.group} groups "
-                    "for these fractions; group: none splits row by row)"
-                )
-    return parts
+    return {name: rows.sort_index() for name, rows in parts.items() if rows is not None}
 
 
 def present_splits(task: Task) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 from reprolab import paths
 from reprolab.cli import run
 from reprolab.files import atomic_path
+from reprolab.grouping import split_groups
 from reprolab.params import Params
 from reprolab.splitting import split_rows
 from reprolab.tasks.base import Task
@@ -23,7 +24,11 @@ def split(task: Task, params: Params) -> None:
     else:
         if task.select is not None:
             tables = {name: task.select(rows, config) for name, rows in tables.items()}
-        parts = split_rows(tables, config, task.group, task.classes)
+        group = getattr(config, "group", "none")  # a field no two parts share, where a task's split names one
+        if group == "none":
+            parts = split_rows(tables, config, task.group)
+        else:
+            parts = split_groups(tables, config, group, task.classes)
     with atomic_path(paths.split(task.name)) as out:
         out.mkdir()
         for name, rows in parts.items():

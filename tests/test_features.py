@@ -4,6 +4,7 @@ import pytest
 
 from reprolab.features.table import TabularEncoder
 from reprolab.files import UserError
+from reprolab.grouping import split_groups
 from reprolab.params import SplitParams
 from reprolab.splitting import split_rows
 from reprolab.tasks.base import TARGET
@@ -83,15 +84,15 @@ def test_held_out_groups_go_to_validation_whole():
 def test_a_group_split_puts_each_group_in_one_part_stratified_and_seeded():
     rows = frame(600).assign(story=[f"s{i // 3}" for i in range(600)])  # 200 stories of 3 rows
     rows[TARGET] = [(i // 3) % 4 for i in range(600)]  # a story's rows share their class, as news's do
-    p = SplitParams(val=0.1, test=0.1, random_state=123, stratify=True, group="story")
-    parts = split_rows({"all": rows}, p, classes=("b", "t", "e", "m"))
+    p = SplitParams(val=0.1, test=0.1, random_state=123, stratify=True)
+    parts = split_groups({"all": rows}, p, "story", ("b", "t", "e", "m"))
     stories = {name: set(part["story"]) for name, part in parts.items()}
     assert not (
         stories["train"] & stories["val"] or stories["train"] & stories["test"] or stories["val"] & stories["test"]
     )
     assert sum(map(len, parts.values())) == 600 and 50 <= len(parts["test"]) <= 70 and 50 <= len(parts["val"]) <= 70
     assert all(part[TARGET].nunique() == 4 for part in parts.values())  # stratified as far as groups allow
-    again = split_rows({"all": rows}, p, classes=("b", "t", "e", "m"))
+    again = split_groups({"all": rows}, p, "story", ("b", "t", "e", "m"))
     assert all(parts[k].index.equals(again[k].index) for k in parts)
 
 
@@ -100,8 +101,8 @@ def test_a_group_the_rows_lack_or_too_few_groups_are_one_line():
     rows[TARGET] = [int(i < 3) for i in range(60)]  # class b in one story only
     said = r"^split.group: the rows have no field 'stroy' \(they have: v, target, story\)$"
     with pytest.raises(UserError, match=said):
-        split_rows({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0, group="stroy"), classes=("a", "b"))
+        split_groups({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0), "stroy", ("a", "b"))
     with pytest.raises(UserError, match=r"^split.group: story: no b row in (train|val|test) \(too few story groups"):
-        split_rows({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0, group="story"), classes=("a", "b"))
+        split_groups({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0), "story", ("a", "b"))
     with pytest.raises(UserError, match=r"^split.group: story: 4 groups, too few to take 10% of them whole$"):
-        split_rows({"all": rows.iloc[:12]}, SplitParams(val=0.1, test=0.1, random_state=0, group="story"))
+        split_groups({"all": rows.iloc[:12]}, SplitParams(val=0.1, test=0.1, random_state=0), "story", ("a", "b"))

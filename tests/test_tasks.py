@@ -2,7 +2,7 @@ import pytest
 
 from reprolab import params
 from reprolab.files import UserError
-from reprolab.splitting import split_rows
+from reprolab.grouping import split_groups
 from reprolab.tasks import NAMES, get, nslkdd
 from reprolab.tasks.base import TARGET
 from tests import fixtures
@@ -131,13 +131,12 @@ def test_the_news_split_shares_no_story_between_its_parts(mirror_dir, where):
     task = get("news")
     config = params.load({"news": task}, ROOT / "params.yaml").task("news").split
     rows = {name: task.select(table, config) for name, table in task.read(folder).items()}
-    parts = split_rows(rows, config, task.group, task.classes)
+    assert config.group == "story"
+    parts = split_groups(rows, config, config.group, task.classes)
     stories = {name: set(part["story"]) for name, part in parts.items()}
-    assert (
-        not (stories["train"] & stories["val"])
-        | (stories["train"] & stories["test"])
-        | (stories["val"] & stories["test"])
-    )
+    assert not stories["train"] & stories["val"]
+    assert not stories["train"] & stories["test"]
+    assert not stories["val"] & stories["test"]
     total = sum(map(len, parts.values()))
     assert all(abs(len(parts[name]) / total - share) < 0.02 for name, share in (("val", 0.1), ("test", 0.1)))
     assert all(part[TARGET].nunique() == len(task.classes) for part in parts.values())
