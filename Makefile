@@ -60,8 +60,8 @@ report: $(SETUP)  ## the pull-request report against BASE (default main); exits 
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
-seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 -> reports/seeds.json; VARIANT=mnist-mlp: a variant's; STORAGE=URL: shared
-	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))
+seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 -> reports/seeds.json; TASK=news: one task's; VARIANT=mnist-mlp: a variant's; STORAGE=URL: shared
+	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))$(if $(TASK), --task $(TASK))
 	python -m reprolab.results
 
 search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... -> reports/search/; STORAGE=URL: a worker of a shared one

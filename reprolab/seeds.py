@@ -2,7 +2,9 @@
 
     python -m reprolab.seeds [STAGE...] [--seeds 1 2 3] [--set KEY=VALUE...] [--out FILE] [--storage URL]
     python -m reprolab.seeds --variant NAME [--seeds ...] [--storage URL]
+    python -m reprolab.seeds --task NAME [--seeds ...] [--storage URL]
     (make seeds: the whole pipeline, default params, into reports/seeds.json;
+     make seeds TASK=news: one task's stages, its figures in reports/seeds.json replaced;
      make seeds VARIANT=mnist-mlp: a variant of search.yaml into reports/seeds-mnist-mlp.json)
 
 Runs one `dvc exp run --temp -S seed=N` per seed (the whole pipeline; the committed seed's
@@ -12,7 +14,9 @@ trains nothing), says per seed which stages ran and which were restored, and wri
 reports/seeds.json: for every headline metric, its
 value under each seed, the mean and the standard deviation (sample, ddof 1), and the commit
 they ran on; not the experiments' names, which hold the time of the run (`dvc exp show`
-lists them). The README's results table shows mean ± std from it, and the pull-request
+lists them); and, per metrics file, the commit its figures ran on (`make seeds TASK=NAME`
+re-runs one task after a change only it sees and replaces that task's figures, keeping the
+others and their commits). The README's results table shows mean ± std from it, and the pull-request
 gate takes that spread as the noise a change must exceed to count as a regression.
 
 The seeds are the jobs of a study in Optuna's storage (reprolab/studies.py), named after the
@@ -34,7 +38,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from reprolab import experiments, studies
+from reprolab import experiments, studies, tasks
 from reprolab.files import UserError, write_json
 
 OUT = Path("reports/seeds.json")
@@ -75,11 +79,13 @@ def run_seeds(
     storage: str | None = None,
     remote: str | None = None,
     heartbeat: int = studies.HEARTBEAT,
+    task: str | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline (or the stages `targets` and what they need) once per seed, with
     params.yaml as it is plus `overrides` (KEY=VALUE, as `dvc exp run -S` takes them): each seed
     a job of a study in `storage`, which every worker started with the same arguments on the
-    same commit takes from, pushing each run to `remote` before the study is told."""
+    same commit takes from, pushing each run to `remote` before the study is told. With `task`,
+    only that task's figures are kept, and they replace its figures in `out`."""
     import optuna
 
     revision = experiments.head()
@@ -126,15 +132,35 @@ def run_seeds(
     if sorted(runs) != sorted(seeds):  # a summary of some seeds would pass for one of all
         missing = " ".join(str(s) for s in seeds if s not in runs)
         raise UserError(f"seeds {missing}: not complete; {out} left as it was")
+    figures = summarise({seed: attrs["metrics"] for seed, attrs in runs.items()})
+    if task is not None:
+        figures = {path: figures[path] for path in (f"metrics/{task}.json",) if path in figures}
     result = {
         "seeds": seeds,
-        "revision": revision,
+        "revisions": dict.fromkeys(figures, revision),
         "overrides": list(overrides),
         "targets": list(targets),
-        "metrics": summarise({seed: attrs["metrics"] for seed, attrs in runs.items()}),
+        "metrics": figures,
     }
-    write_json(out, result)
+    write_json(out, _merged(out, result) if task is not None else result)
     return result
+
+
+def _merged(out: Path, new: dict[str, Any]) -> dict[str, Any]:
+    """The summary in `out` with one task's figures (and their commit) replaced by `new`'s."""
+    if not out.exists():
+        return new
+    old = json.loads(out.read_text())
+    if (old["seeds"], old["overrides"]) != (new["seeds"], new["overrides"]):
+        raise UserError(
+            f"{out} holds seeds {' '.join(map(str, old['seeds']))} with overrides {old['overrides'] or 'none'}: "
+            "a task's figures join it only from the same seeds and overrides"
+        )
+    return {
+        **old,
+        "revisions": {**old["revisions"], **new["revisions"]},
+        "metrics": {**old["metrics"], **new["metrics"]},
+    }
 
 
 def main() -> None:
@@ -144,6 +170,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=studies.seed, nargs="+", default=list(SEEDS))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a param for every run")
     parser.add_argument("--variant", metavar="NAME", help="a search of search.yaml: its settings and best trial")
+    parser.add_argument("--task", metavar="NAME", help=f"one task's stages; its figures in {OUT} replaced")
     parser.add_argument("--out", type=Path, help=f"default: {OUT}, or reports/seeds-NAME.json for a variant")
     studies.add_arguments(parser)
     parser.add_argument("targets", nargs="*", help="stages to run (default: the whole pipeline)")
@@ -152,13 +179,18 @@ def main() -> None:
 
     def work() -> None:
         targets, overrides, out = tuple(args.targets), tuple(args.set), args.out or OUT
+        if args.task and (args.variant or targets):
+            raise UserError("--task runs its task's stages: no --variant, no STAGE")
+        if args.task:
+            tasks.get(args.task)
+            targets = (f"publish@{args.task}",)
         if args.variant:
             from reprolab.search import chosen
 
             task, found = chosen(args.variant)
             targets, overrides = targets or (f"publish@{task}",), (*found, *overrides)
             out = args.out or OUT.with_name(f"seeds-{args.variant}.json")
-        run_seeds(args.seeds, targets, overrides, out, args.storage, remote, args.heartbeat)
+        run_seeds(args.seeds, targets, overrides, out, args.storage, remote, args.heartbeat, args.task)
         print(f"{out}: seeds {' '.join(map(str, args.seeds))} (dvc exp show lists their experiments)")
 
     guarded("seeds", work)

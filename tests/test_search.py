@@ -182,6 +182,26 @@ def test_seeds_are_jobs_of_a_study_and_a_repeat_runs_them_again(workdir, monkeyp
     assert len(fake.runs) == 6 and again == first  # run again (restored from the run cache, in a real clone)
 
 
+def test_a_task_run_replaces_that_tasks_figures_and_keeps_the_others(workdir, monkeypatch):
+    def figures(overrides, shift=0.0):  # two tasks' test accuracy: the seed's tenth, plus shift
+        seed = int(overrides[0].removeprefix("seed="))
+        return {f"metrics/{name}.json": {"test": {"accuracy": seed / 10 + shift}} for name in ("a", "b")}
+
+    FakeDvc(monkeypatch, figures)
+    whole = seeds.run_seeds([1, 2, 3])
+    FakeDvc(monkeypatch, lambda o: figures(o, 0.5))
+    monkeypatch.setattr(experiments, "head", lambda: "1" * 40)  # a later commit that only b sees
+    seeds.run_seeds([1, 2, 3], ("publish@b",), task="b")
+    summary = json.loads((workdir / "reports/seeds.json").read_text())
+    assert summary["metrics"]["metrics/a.json"] == whole["metrics"]["metrics/a.json"]  # a's run, not b's
+    assert summary["metrics"]["metrics/b.json"]["test.accuracy"]["values"] == [0.6, 0.7, 0.8]
+    assert summary["revisions"] == {"metrics/a.json": "0" * 40, "metrics/b.json": "1" * 40}
+    assert summary["targets"] == [] and summary["seeds"] == [1, 2, 3]
+    with pytest.raises(UserError, match=r"^reports/seeds.json holds seeds 1 2 3 with overrides none: a task's"):
+        seeds.run_seeds([4, 5], ("publish@b",), task="b")
+    assert json.loads((workdir / "reports/seeds.json").read_text()) == summary
+
+
 def test_a_grid_runs_every_combination_once(workdir, monkeypatch):
     space = {"metric": "val.loss", "direction": "minimize", "trials": 4, "batch": 3, "sampler": "grid"}
     space["space"] = {"train.lr": {"choices": [0.1, 0.01]}, "model.dropout": {"choices": [0.0, 0.5]}}
@@ -259,10 +279,14 @@ def test_a_variant_runs_with_its_fixed_params_and_its_best_trial(workdir, monkey
     (workdir / "reports/search/toy-mlp.json").write_text(json.dumps(best))
     assert search.chosen("toy-mlp") == ("toy", ["++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"])
     ran = {}
-    monkeypatch.setattr(seeds, "run_seeds", lambda *args: ran.setdefault("args", args))
+    monkeypatch.setattr(seeds, "run_seeds", lambda *args: ran.__setitem__("args", args))
     monkeypatch.setattr("sys.argv", ["seeds", "--variant", "toy-mlp", "--seeds", "7"])
     seeds.main()
     assert ran["args"][:4] == (
         [7], ("publish@toy",), ("++tasks.toy.model.name=mlp", "++tasks.toy.train.lr=0.01"),
         Path("reports/seeds-toy-mlp.json"),
     )  # fmt: skip
+    monkeypatch.setattr("sys.argv", ["seeds", "--task", "news"])
+    seeds.main()
+    assert ran["args"][1] == ("publish@news",) and ran["args"][3] == Path("reports/seeds.json")
+    assert ran["args"][-1] == "news"  # its figures replace news's in reports/seeds.json
