@@ -121,7 +121,7 @@ def test_the_seed_summary_is_of_the_committed_run_and_every_task():
     seed = yaml.safe_load((ROOT / "params.yaml").read_text())["seed"]
     assert summary["seeds"] == [1, 2, 3] and seed in summary["seeds"]
     assert summary["overrides"] == [] and summary["targets"] == []
-    assert set(summary["metrics"]) == {f"metrics/{name}.json" for name in tasks.NAMES}
+    assert set(summary["metrics"]) == set(summary["revisions"]) == {f"metrics/{name}.json" for name in tasks.NAMES}
     at = summary["seeds"].index(seed)
     for path, figures in summary["metrics"].items():
         metrics = seeds.flatten(json.loads((ROOT / path).read_text()))
