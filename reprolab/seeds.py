@@ -133,8 +133,8 @@ def run_seeds(
         missing = " ".join(str(s) for s in seeds if s not in runs)
         raise UserError(f"seeds {missing}: not complete; {out} left as it was")
     figures = summarise({seed: attrs["metrics"] for seed, attrs in runs.items()})
-    if task is not None:
-        figures = {path: figures[path] for path in (f"metrics/{task}.json",) if path in figures}
+    if task is not None:  # the task's own metrics file; the others are as committed, not this run's
+        figures = {path: found for path, found in figures.items() if path == f"metrics/{task}.json"}
     result = {
         "seeds": seeds,
         "revisions": dict.fromkeys(figures, revision),

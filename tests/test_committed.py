@@ -18,9 +18,8 @@ import pytest
 import yaml
 
 from reprolab import kernels, results, seeds, tasks
-from tests.conftest import ROOT
+from tests.conftest import MIRROR, ROOT
 
-MIRROR = ROOT.parent / "shared" / "data" / "mirror"  # the real data, where a machine has it
 # What differs between two machines or two runs, and so never belongs in a committed file: an
 # absolute path (of a user's home, a temporary or a work folder), a wall time, the version of
 # one torch wheel (+cpu, +cu130), a host.

@@ -6,7 +6,7 @@ from reprolab.grouping import split_groups
 from reprolab.tasks import NAMES, get, nslkdd
 from reprolab.tasks.base import TARGET
 from tests import fixtures
-from tests.conftest import ROOT
+from tests.conftest import MIRROR, ROOT
 
 
 def test_readers_give_features_target_and_extras(mirror_dir):
@@ -116,9 +116,6 @@ def wiring_gaps(mirror_dir) -> list[str]:
 def test_every_registered_task_is_wired_in(mirror_dir, tmp_path):
     assert wiring_gaps(mirror_dir) == []
     assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/fixtures.py)" in wiring_gaps(tmp_path)
-
-
-MIRROR = ROOT.parent / "shared" / "data" / "mirror"  # the real data, where a machine has it
 
 
 @pytest.mark.parametrize("where", ["fixture", "mirror"])
