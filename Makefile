@@ -40,7 +40,7 @@ repro: $(SETUP)  ## create .venv if needed, then run the pipeline (dvc repro)
 push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
 	python -m reprolab.sharing
 
-test: $(SETUP)  ## the test suite (offline; a few minutes on 2 cores)
+test: $(SETUP)  ## the test suite (offline; 13 to 20 minutes on 2 cores, see docs/testing.md)
 	python -m pytest
 
 bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost; cifar10's accuracy against its training time
@@ -71,7 +71,7 @@ search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... -> reports/sea
 results: $(SETUP)  ## rewrite the README's results table (metrics/) and docs/experiments.md's selection tables (reports/search/)
 	python -m reprolab.results
 
-times: $(SETUP)  ## rewrite docs/benchmarks.md's stage-time table from logs/runs.jsonl (after make repro)
+times: $(SETUP)  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
 	python -m reprolab.timings
 
 lint: $(SETUP)  ## ruff check and format check
