@@ -4,11 +4,6 @@ They compute with the kernels and threads the stages take (reprolab/kernels.py),
 here before any benchmark loads torch; bench/kernels.py measures what that pin costs.
 """
 
-import sys
-
 from reprolab import kernels
 
-try:
-    kernels.pin(kernels.configured())
-except kernels.KernelError as err:
-    sys.exit(f"error: bench: {err}")
+kernels.pin_configured("bench")

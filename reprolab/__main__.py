@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from reprolab import kernels
 
-try:  # the pin the stages take, so that predict computes what evaluate computed
-    kernels.pin(kernels.configured())
-except kernels.KernelError as err:
-    sys.exit(f"error: predict: {err}")
+kernels.pin_configured("predict")  # the pin the stages take, so that predict computes what evaluate computed
 
 from reprolab import params, paths, prediction, tasks  # noqa: E402 (after the pin: they load torch)
 from reprolab.cli import guarded  # noqa: E402

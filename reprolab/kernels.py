@@ -87,20 +87,18 @@ def offered(flags: set[str] | None, machine: str | None = None) -> str:
     return "x86_64"
 
 
-def pin(mode: str, flags: set[str] | None = None, machine: str | None = None) -> None:
-    """Set each library's switch for `mode` in this process (and the processes it starts).
-    The first pin of a process holds; it must come before torch or numpy loads."""
+def pin(mode: str) -> None:
+    """Set each library's switch for `mode` (one of MODES, as `configured` gives it) in this
+    process (and the processes it starts). The first pin of a process holds; it must come
+    before torch or numpy loads."""
     global _pinned
     if _pinned is not None:
         return
-    if mode not in MODES:
-        raise KernelError(f"params.yaml: reproducible: {mode!r} is not one of {', '.join(MODES)}")
     early = [name for name in LOADED_TOO_LATE if name in sys.modules]
     if early:
         raise RuntimeError(f"reprolab.kernels.pin must run before {' and '.join(early)} loads")
     if mode == "portable":
-        flags = cpu_flags() if flags is None else flags
-        machine = machine or platform.machine()
+        flags, machine = cpu_flags(), platform.machine()
         x86 = machine.lower() in ("x86_64", "amd64")
         if not x86 or (flags is not None and not set(NEEDED) <= flags):
             raise KernelError(
@@ -109,6 +107,21 @@ def pin(mode: str, flags: set[str] | None = None, machine: str | None = None) ->
             )
         os.environ.update(PORTABLE_ENV)
     _pinned = mode
+
+
+def unpinned_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (this process's environment by default) without the pin's variables: for a child
+    that is to pin itself, to another mode or not at all."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k not in PORTABLE_ENV}
+
+
+def pin_configured(who: str | None = None) -> None:
+    """What every entry point (the stages, predict, the benchmarks) does first: params.yaml's
+    mode pinned before torch or numpy loads, or the process ends with one line."""
+    try:
+        pin(configured())
+    except KernelError as err:
+        sys.exit(f"error: {who + ': ' if who else ''}{err}")
 
 
 def pinned() -> str | None:
