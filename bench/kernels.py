@@ -40,7 +40,7 @@ def child(task: str) -> None:
 def measure(mode: str, task: str) -> tuple[str, float]:
     code = f"from reprolab import kernels; kernels.pin({mode!r}); from bench.kernels import child; child({task!r})"
     # this process is pinned itself (bench/__init__.py): a native child must not inherit the pin
-    env = {k: v for k, v in os.environ.items() if k not in kernels.PORTABLE_ENV}
+    env = kernels.unpinned_env()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     level, rate = out.split()
     return level, float(rate)

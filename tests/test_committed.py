@@ -184,7 +184,7 @@ def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path
         "REPROLAB_MIRROR": str(MIRROR),
         "CI": "true",
     }
-    env = {k: v for k, v in env.items() if k not in kernels.PORTABLE_ENV}  # the stages pin themselves
+    env = kernels.unpinned_env(env)  # the stages pin themselves
     targets = ["publish@blobs", "publish@advertising", "publish@nslkdd"]
     result = subprocess.run(
         ["dvc", "repro", "--no-run-cache", *targets], cwd=clone, capture_output=True, text=True, env=env

@@ -4,7 +4,6 @@ and the settings a machine cannot honour refused with one line."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ HAS_AVX512 = "avx512f" in (kernels.cpu_flags() or set())
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment less every kernel switch (the test process is pinned itself)."""
-    env = {k: v for k, v in os.environ.items() if k not in {*kernels.PORTABLE_ENV, *WITHOUT_AVX512}}
+    env = {k: v for k, v in kernels.unpinned_env().items() if k not in WITHOUT_AVX512}
     return env | {"PYTHONPATH": str(ROOT)} | extra
 
 
