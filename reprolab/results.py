@@ -104,7 +104,8 @@ def selection(root: Path) -> str:
     return "\n".join(parts) or "(no search committed)\n"
 
 
-def _between(text: str, markers: tuple[str, str], content: str) -> str:
+def between(text: str, markers: tuple[str, str], content: str) -> str:
+    """`text` with what stands between its two `markers` replaced by `content` (a generated table)."""
     start, end = text.index(markers[0]) + len(markers[0]), text.index(markers[1])
     return text[:start] + "\n" + content.rstrip("\n") + "\n" + text[end:]
 
@@ -119,7 +120,7 @@ FILES = {
 def updated(name: str, text: str, root: Path) -> str:
     """`text`, the content of `name` (a file of FILES), with its tables written afresh from `root`."""
     for markers, write in FILES[name]:
-        text = _between(text, markers, write(root))
+        text = between(text, markers, write(root))
     return text
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from reprolab.cli import RUNS_LOG, guarded
 from reprolab.files import UserError, write_text
+from reprolab.results import between
 from reprolab.tasks import NAMES
 
 PAGE = Path("README.md")  # the page that holds the table, between these markers
@@ -56,8 +57,7 @@ def table(runs: dict[str, dict]) -> str:
 
 
 def updated(page: str, runs: dict[str, dict]) -> str:
-    start, end = page.index(MARKERS[0]) + len(MARKERS[0]), page.index(MARKERS[1])
-    return page[:start] + "\n" + table(runs) + "\n" + page[end:]
+    return between(page, MARKERS, table(runs))
 
 
 def main() -> None:
