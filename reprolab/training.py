@@ -198,8 +198,10 @@ LOOKAHEAD_EVERY = 5
 def look_ahead(model: nn.Module, slow: list[Tensor], step: int, total: int) -> None:
     """Lookahead (Zhang et al., 2019) as airbench runs it: every LOOKAHEAD_EVERY steps the slow
     copy moves toward the weights (and batch-norm statistics) by a share that shrinks over
-    training, and the weights restart from it; after the last step they are the slow copy."""
-    if step % LOOKAHEAD_EVERY and step < total:
+    training, and the weights restart from it; after the last step they are the slow copy. A
+    run shorter than LOOKAHEAD_EVERY steps never moved its slow copy: it keeps its weights
+    (airbench's rule would end it on the initial weights)."""
+    if (step % LOOKAHEAD_EVERY and step < total) or total < LOOKAHEAD_EVERY:
         return
     keep = 1.0 if step >= total else 0.95**5 * (step / total) ** 3
     for average, tensor in zip(slow, _floats(model), strict=True):

@@ -78,6 +78,16 @@ def test_lookahead_pulls_the_weights_back_to_a_slow_average_and_ends_on_it():
     assert result.history[-1].train_acc > 0.9  # it still learns
 
 
+def test_lookahead_on_a_run_shorter_than_its_window_keeps_what_it_trained():
+    """Three full-batch steps, under the five of a lookahead window: the slow copy never moved,
+    so the run must not end on it (the initial weights)."""
+    generator = seed_everything(7)
+    net = model()
+    start = [t.clone() for t in net.state_dict().values()]
+    fit(net, "multiclass", blobs(), blobs(60, 1), cfg(epochs=3, batch_size=1000, lookahead=True), generator)
+    assert not all(torch.equal(s, t) for s, t in zip(start, net.state_dict().values(), strict=True))
+
+
 def test_divergence_is_a_clear_error():
     generator = seed_everything(0)
     data = Split(blobs().x * 1e3, blobs().x[:, 0] * 1e3)
