@@ -21,11 +21,8 @@ COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 26
 
-# The set-up: the venv, and the page template that draws `dvc plots show` offline (.dvc/config names it).
-SETUP := $(VENV)/.installed .dvc/offline.html
-
-.dvc/offline.html: $(VENV)/.installed
-	$(BIN)/python -m reprolab.plots_page
+# The set-up: the venv (the page template that draws `dvc plots show` offline, .dvc/offline.html, is committed).
+SETUP := $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt constraints.txt
 	@$(or $(PYTHON),false) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo \

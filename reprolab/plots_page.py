@@ -3,8 +3,9 @@
 DVC's own page loads Vega, Vega-Lite and Vega-Embed from a CDN, so on an air-gapped machine
 (the mirror's setting) it is blank. `.dvc/config` names an HTML template instead
 (`plots.html_template = offline.html`, a path relative to `.dvc/`) that holds the three
-libraries inline, from `vl-convert-python`'s bundle; this module writes it, as part of the
-set-up (`make`'s venv step), since DVC stops when the template is missing.
+libraries inline, from `vl-convert-python`'s bundle. It is committed, so that any clone draws
+its plots with no set-up step (DVC stops when the template is missing); this module writes it
+anew after an upgrade of vl-convert-python (a test says when it is stale).
 
     python -m reprolab.plots_page                      # write .dvc/offline.html
     python -m reprolab.plots_page --screenshot FILE    # and a headless Chromium's picture of dvc plots show's page

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from reprolab import kernels, results, seeds, tasks
+from reprolab import kernels, plots_page, results, seeds, tasks
 from tests.conftest import MIRROR, ROOT
 
 # What differs between two machines or two runs, and so never belongs in a committed file: an
@@ -126,6 +126,13 @@ def test_the_seed_summary_is_of_the_committed_run_and_every_task():
         metrics = seeds.flatten(json.loads((ROOT / path).read_text()))
         assert set(figures) == set(metrics), path
         assert {key: f["values"][at] for key, f in figures.items()} == metrics, f"{path}: stale (run: make seeds)"
+
+
+def test_the_committed_template_holds_the_installed_vega_bundle():
+    """.dvc/offline.html is what `python -m reprolab.plots_page` writes from the pinned
+    vl-convert-python: after an upgrade, that command refreshes it."""
+    committed = (ROOT / plots_page.TEMPLATE).read_text(encoding="utf-8")
+    assert committed == plots_page.page(), "stale: run python -m reprolab.plots_page and commit .dvc/offline.html"
 
 
 def test_make_help_lists_every_target():
