@@ -17,9 +17,10 @@ import pandas as pd
 
 from reprolab import figures, kernels, params, paths, tasks
 from reprolab.files import read_json
+from reprolab.inference import correct, load_split, outputs
 from reprolab.models import build, input_key, whiten
 from reprolab.runtime import seed_everything
-from reprolab.training import correct, fit, load_split, outputs
+from reprolab.training import fit
 
 TASK = "cifar10"
 SHARES = (0.25, 0.5, 1.0)

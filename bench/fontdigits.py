@@ -56,7 +56,7 @@ def main() -> None:
     from PIL import Image
 
     from reprolab import image_form, model_file, paths
-    from reprolab.training import outputs
+    from reprolab.inference import outputs
 
     saved, model = model_file.load(paths.model("mnist"), "mnist")
     shape = tuple(saved["preprocess"]["image_shape"])

@@ -9,9 +9,10 @@ import time
 
 import torch
 
+from reprolab.inference import Split
 from reprolab.models import IMAGE_ONLY, Normalize, build
 from reprolab.params import TrainParams
-from reprolab.training import Split, fit
+from reprolab.training import fit
 
 MODELS = {
     "mnist linear": ({"name": "linear"}, [1, 28, 28], False),

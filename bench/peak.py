@@ -23,9 +23,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from reprolab.inference import LOSSES, Split, forward
 from reprolab.models import build
 from reprolab.params import TrainParams
-from reprolab.training import LOSSES, Split, batches, forward, make_optimizer
+from reprolab.training import batches, make_optimizer
 
 TASKS = {"mnist": [1, 28, 28], "cifar10": [3, 32, 32]}
 MATMUL_OPS = ("conv", "mm", "addmm", "bmm", "matmul", "linear")

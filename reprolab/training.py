@@ -14,78 +14,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from reprolab.files import UserError, load_tensors, save_tensors
+from reprolab.files import UserError, save_tensors
+from reprolab.inference import LOSSES, Split, correct, forward, outputs
 from reprolab.params import TrainParams
 from reprolab.progress import quiet
 
-LOSSES: dict[str, Callable[[], nn.Module]] = {
-    "binary": nn.BCEWithLogitsLoss,
-    "multiclass": nn.CrossEntropyLoss,
-    "regression": nn.MSELoss,
-}
-EVAL_BATCH = 1024
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Split:
-    x: Tensor
-    y: Tensor  # class indices (multiclass), 0./1. (binary) or values (regression)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def to(self, device: torch.device) -> Split:
-        return Split(self.x.to(device), self.y.to(device))
-
-
-def forward(model: nn.Module, x: Tensor, kind: str) -> Tensor:
-    out = model(x)
-    return out if kind == "multiclass" else out.squeeze(-1)
-
-
-def predicted_class(out: Tensor, kind: str, threshold: float = 0.5) -> Tensor:
-    """Binary: class 1 where its probability is above `threshold` (the logit above its logit)."""
-    return (out > math.log(threshold / (1.0 - threshold))).long() if kind == "binary" else out.argmax(dim=1)
-
-
-def predict(out: Tensor, kind: str, threshold: float = 0.5) -> tuple[Tensor, Tensor]:
-    """(prediction, score): class and probability of class 1 (binary), class and
-    class probabilities (multiclass), or the value twice (regression)."""
-    if kind == "binary":
-        return predicted_class(out, kind, threshold), torch.sigmoid(out)
-    if kind == "multiclass":
-        return predicted_class(out, kind), out.softmax(dim=1)
-    return out, out
-
-
-def predictions_table(ids: list, out: Tensor, kind: str, classes: list[str], threshold: float = 0.5) -> pd.DataFrame:
-    """The predictions as `evaluate` writes them (reports/T/predictions.csv) and `reprolab predict`
-    prints them: id, label by name and each class's probability (regression: the value)."""
-    pred, score = (t.numpy() for t in predict(out, kind, threshold))
-    if kind == "regression":
-        return pd.DataFrame({"id": ids, "prediction": pred})
-    probabilities = score if kind == "multiclass" else np.stack([1.0 - score, score], axis=1)
-    columns = {"id": ids, "label": np.asarray(classes)[pred]}
-    columns |= {f"p_{name}": probabilities[:, i] for i, name in enumerate(classes)}
-    return pd.DataFrame(columns)
-
-
-def correct(out: Tensor, y: Tensor, kind: str, threshold: float = 0.5) -> Tensor:
-    return (predicted_class(out, kind, threshold) == y.long()).sum()
-
-
-@torch.no_grad()
-def outputs(model: nn.Module, x: Tensor, kind: str) -> Tensor:
-    model.eval()
-    return torch.cat([forward(model, x[i : i + EVAL_BATCH], kind) for i in range(0, len(x), EVAL_BATCH)])
 
 
 def make_optimizer(parameters, cfg: TrainParams) -> torch.optim.Optimizer:
@@ -348,10 +287,3 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return result
-
-
-def load_split(path: Path, key: str = "x") -> tuple[Split, Tensor]:
-    """A split written by the featurize stage (data/features/TASK/SPLIT.pt): (inputs `key`
-    and targets, row ids)."""
-    tensors = load_tensors(path, f"featurize@{Path(path).parent.name}")
-    return Split(tensors[key], tensors["y"]), tensors["id"]

@@ -16,11 +16,11 @@ import torch
 from reprolab import figures, metrics, model_card, model_file, paths
 from reprolab.cli import run
 from reprolab.files import atomic_path, read_json, write_json
+from reprolab.inference import LOSSES, load_split, outputs, predict, predictions_table
 from reprolab.models import input_key
 from reprolab.params import Params
 from reprolab.splitting import read_split
 from reprolab.tasks.base import SOURCES_FILE, Task
-from reprolab.training import LOSSES, load_split, outputs, predict, predictions_table
 
 
 def curves(task: Task) -> dict[str, pd.DataFrame]:

@@ -22,11 +22,12 @@ from torch.nn.parallel import DistributedDataParallel
 from reprolab import kernels, model_file, paths
 from reprolab.cli import run
 from reprolab.files import load_tensors, read_json, sha256_of, sweep
+from reprolab.inference import load_split
 from reprolab.models import build, input_key, whiten
 from reprolab.params import Params, TrainParams
 from reprolab.runtime import pick_device, seed_everything
 from reprolab.tasks.base import Task
-from reprolab.training import Epoch, fit, load_split
+from reprolab.training import Epoch, fit
 
 
 def log_epoch(live: Live, epoch: Epoch) -> None:

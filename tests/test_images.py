@@ -13,12 +13,13 @@ import torch
 
 from reprolab.features.image import channel_stats
 from reprolab.files import UserError
+from reprolab.inference import Split
 from reprolab.models import Whitening, build, whiten
 from reprolab.params import TrainParams
 from reprolab.runtime import seed_everything
 from reprolab.sources import Source, fetch, safe_extract
 from reprolab.tasks import cifar10, mnist
-from reprolab.training import Split, fit, random_crop_flip
+from reprolab.training import fit, random_crop_flip
 from tests import fixtures
 
 

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from reprolab.files import UserError
+from reprolab.inference import Split, outputs, predict
 from reprolab.models import build
 from reprolab.params import TrainParams
 from reprolab.runtime import pick_device, seed_everything
-from reprolab.training import Split, batches, fit, make_optimizer, make_scheduler, outputs, predict, steps_per_epoch
+from reprolab.training import batches, fit, make_optimizer, make_scheduler, steps_per_epoch
 
 DEFAULTS = dict(
     epochs=30, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=0.0,
