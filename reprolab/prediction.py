@@ -39,9 +39,9 @@ from reprolab import image_form
 from reprolab.features.table import TabularEncoder
 from reprolab.features.text import Hashing, Vectors, encode, tokenize
 from reprolab.files import UserError
+from reprolab.inference import EVAL_BATCH, outputs, predictions_table
 from reprolab.tasks import get
 from reprolab.tasks.base import check_values, load_csv
-from reprolab.training import EVAL_BATCH, outputs, predictions_table
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
