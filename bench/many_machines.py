@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from tests import pgserver
+from tests.helpers import pgserver
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "advertising"

@@ -20,11 +20,11 @@ from filelock import FileLock
 
 from reprolab import params, paths, sources, tasks
 from reprolab.files import digest_of, sha256_of
-from tests import fixtures
+from tests.helpers import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT.parent / "shared" / "data" / "mirror"  # the real data, where a machine has it (beside the clone)
-pytest_plugins = ["tests.pipeline_repo"]  # the end-to-end set-ups (the baseline pipeline), shared by the run
+pytest_plugins = ["tests.helpers.pipeline_repo"]  # the end-to-end set-ups (the baseline pipeline), shared by the run
 TASK_STAGES = ("download", "split", "featurize", "train", "evaluate", "publish")  # per task, in order
 os.environ["DVC_NO_ANALYTICS"] = "1"
 # The costly end-to-end files first, in this order (pytest-xdist hands a free worker the next

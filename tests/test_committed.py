@@ -180,6 +180,7 @@ def test_the_volatile_pattern_catches_what_it_must():
         assert not VOLATILE.search(line), line
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not (MIRROR / "SHA256SUMS").is_file(), reason="needs the shared mirror of the real data")
 def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path):
     """On the real data: a clone in another folder, with the mirror where this machine has it,

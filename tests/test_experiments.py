@@ -1,6 +1,6 @@
 """End to end, the experiments: `dvc exp run -S`, a queued sweep and `make compare`, a
 search, seed runs, and a typo refused, on the real dvc.yaml in a clone of the baseline
-(tests/pipeline_repo.py; the pipeline itself: test_pipeline.py; the run cache and remote
+(tests/helpers/pipeline_repo.py; the pipeline itself: test_pipeline.py; the run cache and remote
 storage: test_runcache.py)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline_repo import TASKS, ran, sh
+from tests.helpers.pipeline_repo import TASKS, ran, sh
 
-pytestmark = pytest.mark.usefixtures("served")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("served")]
 
 
 @pytest.fixture(scope="module")

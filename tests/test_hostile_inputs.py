@@ -25,7 +25,9 @@ from stages.featurize import featurize
 from stages.split import split
 from stages.train import train
 from tests.conftest import ROOT, run_stages, scratch_project
-from tests.pipeline_repo import clone, ran, sh
+from tests.helpers.pipeline_repo import clone, ran, sh
+
+pytestmark = pytest.mark.e2e
 
 TRAINED = ("nslkdd", "news", "mnist")
 PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # this interpreter's dvc

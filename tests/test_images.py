@@ -20,7 +20,7 @@ from reprolab.runtime import seed_everything
 from reprolab.sources import Source, fetch, safe_extract
 from reprolab.tasks import cifar10, mnist
 from reprolab.training import fit, random_crop_flip
-from tests import fixtures
+from tests.helpers import fixtures
 
 
 def write_idx(path, array):

@@ -21,10 +21,10 @@ import yaml
 
 from reprolab import studies
 from reprolab.files import UserError
-from tests import pgserver
-from tests.pipeline_repo import sh
+from tests.helpers import pgserver
+from tests.helpers.pipeline_repo import sh
 
-pytestmark = pytest.mark.usefixtures("served")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("served")]
 HEARTBEAT = 2
 LRS = [0.003, 0.006, 0.03, 0.06]  # the grid: four trials
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TASK_STAGES
-from tests.pipeline_repo import ALL_STAGES, OUTPUTS, TASKS, environment, metric_files, ran, sh
+from tests.helpers.pipeline_repo import ALL_STAGES, OUTPUTS, TASKS, environment, metric_files, ran, sh
 from tests.test_deps import declared
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,12 @@ import yaml
 from reprolab import plots_page
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(
-    plots_page.browser() is None and not os.environ.get("CI"), reason="needs chromium (CI installs it)"
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        plots_page.browser() is None and not os.environ.get("CI"), reason="needs chromium (CI installs it)"
+    ),
+]
 
 
 def run(clone: Path, *args: str) -> str:

@@ -14,6 +14,8 @@ import pytest
 from reprolab.review import Change, Rule, check_rules, load_rules, regressions
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.e2e
+
 RULES = [Rule("metrics/*.json:test.accuracy", True, 0.005), Rule("metrics/*.json:test.rmse", False, 0.05)]
 
 

@@ -1,7 +1,7 @@
 """End to end, the run cache: a configuration already run is restored, not run again, in the
 workspace, in `dvc exp run` and in a teammate's clone; an entry whose object is missing or
 tampered with runs again. On the real dvc.yaml in a clone of the baseline
-(tests/pipeline_repo.py). The tests run in order, on one clone: each says what it takes
+(tests/helpers/pipeline_repo.py). The tests run in order, on one clone: each says what it takes
 from the ones above."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline_repo import ran, restored, sh
+from tests.helpers.pipeline_repo import ran, restored, sh
 
-pytestmark = pytest.mark.usefixtures("served")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("served")]
 
 
 @pytest.fixture(scope="module")

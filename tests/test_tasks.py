@@ -5,8 +5,8 @@ from reprolab.files import UserError
 from reprolab.grouping import split_groups
 from reprolab.tasks import NAMES, get, nslkdd
 from reprolab.tasks.base import TARGET
-from tests import fixtures
 from tests.conftest import MIRROR, ROOT
+from tests.helpers import fixtures
 
 
 def test_readers_give_features_target_and_extras(mirror_dir):
@@ -106,7 +106,7 @@ def wiring_gaps(mirror_dir) -> list[str]:
         curves = {f"{name}-loss"} | ({f"{name}-accuracy"} if task.kind != "regression" else set())
         gaps += [f"{name}: no plot {plot!r} in dvc.yaml" for plot in sorted(curves - plots)]
         gaps += [
-            f"{name}: no end-to-end fixture of {s.filename} (tests/fixtures.py)"
+            f"{name}: no end-to-end fixture of {s.filename} (tests/helpers/fixtures.py)"
             for s in task.sources
             if not (mirror_dir / s.filename).is_file()
         ]
@@ -115,7 +115,7 @@ def wiring_gaps(mirror_dir) -> list[str]:
 
 def test_every_registered_task_is_wired_in(mirror_dir, tmp_path):
     assert wiring_gaps(mirror_dir) == []
-    assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/fixtures.py)" in wiring_gaps(tmp_path)
+    assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/helpers/fixtures.py)" in wiring_gaps(tmp_path)
 
 
 @pytest.mark.parametrize("where", ["fixture", "mirror"])

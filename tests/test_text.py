@@ -18,8 +18,8 @@ from stages.evaluate import evaluate
 from stages.featurize import featurize
 from stages.publish import publish
 from stages.train import train
-from tests import fixtures
 from tests.conftest import ROOT, run_stages
+from tests.helpers import fixtures
 
 
 def write_zip(tmp_path, lines):

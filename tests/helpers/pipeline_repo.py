@@ -83,7 +83,9 @@ def environment(mirror_dir: Path, import_log: Path | None = None) -> Iterator[Fi
     saved = dict(os.environ)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     if import_log is not None:
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests/importlog"), os.environ.get("PYTHONPATH", "")])
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "tests/helpers/importlog"), os.environ.get("PYTHONPATH", "")]
+        )
         os.environ["REPROLAB_IMPORT_LOG"] = str(import_log)
     try:
         with FileServer(mirror_dir) as server:
