@@ -135,6 +135,17 @@ def test_the_committed_template_holds_the_installed_vega_bundle():
     assert committed == plots_page.page(), "stale: run python -m reprolab.plots_page and commit .dvc/offline.html"
 
 
+def test_the_map_of_the_code_names_every_module():
+    """docs/pipeline.md's map (its Layout block) names each module of the library, or its
+    package's folder, with a line of purpose: a new module joins the map."""
+    page = (ROOT / "docs/pipeline.md").read_text()
+    start = page.index("```", page.index("## Layout")) + 3
+    named = {line.split()[0] for line in page[start : page.index("```", start)].splitlines() if line.strip()}
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "reprolab").rglob("*.py"))
+    missing = [m for m in modules if m not in named and f"{m.rpartition('/')[0]}/" not in named]
+    assert missing == [], "docs/pipeline.md's map lacks these modules"
+
+
 def test_make_help_lists_every_target():
     makefile = (ROOT / "Makefile").read_text()
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
