@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from reprolab import figures, kernels, params, paths, tasks
-from reprolab.files import read_json
-from reprolab.inference import correct, load_split, outputs
-from reprolab.models import build, input_key, whiten
-from reprolab.runtime import seed_everything
-from reprolab.training import fit
+from reprolab.core import kernels, params, paths
+from reprolab.core.files import read_json
+from reprolab.core.runtime import seed_everything
+from reprolab.data import tasks
+from reprolab.evaluation import figures
+from reprolab.learning import models
+from reprolab.learning.inference import correct, load_split, outputs
+from reprolab.learning.loop import fit
 
 TASK = "cifar10"
 SHARES = (0.25, 0.5, 1.0)
@@ -29,18 +31,15 @@ OUT = Path("docs/budgets")
 
 def run(epochs: int) -> tuple[float, float]:
     """(training seconds, validation accuracy) of the default recipe trained for `epochs`."""
-    checked = params.load({TASK: tasks.get(TASK)})
+    checked = params.load({TASK: tasks.get(TASK)}, models=models.entries())
     cfg = checked.train_for(TASK).model_copy(update={"epochs": epochs})
-    meta = read_json(paths.features(TASK) / "meta.json")
-    config = checked.task(TASK).model.model_dump() | {"n_in": meta["n_features"], "n_out": meta["n_outputs"]}
-    config["normalize"] = meta["normalize"]
-    train, _ = load_split(paths.features(TASK) / "train.pt", input_key(config))
-    val, _ = load_split(paths.features(TASK) / "val.pt", input_key(config))
+    model_params, features = checked.task(TASK).model.model_dump(), paths.features(TASK)
+    reads = models.entry(model_params["name"]).reads
+    train, _ = load_split(features / "train.pt", reads)
+    val, _ = load_split(features / "val.pt", reads)
     generator = seed_everything(checked.seed)
     start = time.perf_counter()
-    model = build(config)
-    if config["name"] == "airbench":
-        whiten(model, train.x[:5000])
+    _, model = models.from_features(model_params, read_json(features / "meta.json"), train.x, features)
     fit(model, "multiclass", train, val, cfg, generator)
     seconds = time.perf_counter() - start
     return seconds, correct(outputs(model, val.x, "multiclass"), val.y, "multiclass").item() / len(val)

@@ -9,10 +9,11 @@ import time
 
 import torch
 
-from reprolab.inference import Split
-from reprolab.models import IMAGE_ONLY, Normalize, build
-from reprolab.params import TrainParams
-from reprolab.training import fit
+from reprolab.core.params import TrainParams
+from reprolab.learning.inference import Split
+from reprolab.learning.loop import fit
+from reprolab.learning.models import build, entry
+from reprolab.learning.models.layers import Normalize
 
 MODELS = {
     "mnist linear": ({"name": "linear"}, [1, 28, 28], False),
@@ -57,7 +58,7 @@ def main() -> None:
     for name, (options, shape, augment) in MODELS.items():
         rows = 512 if "resnet" in name else 4096
         shipped = images_per_second(options, shape, augment, True, rows)
-        if options["name"] not in IMAGE_ONLY:  # dense models: the layout does not apply
+        if entry(options["name"]).inputs != "image":  # dense models: the layout does not apply
             print(f"{name:<18} {augment!s:>7} {shipped:>9.0f} {'-':>13} {'-':>6}")
             continue
         plain = images_per_second(options, shape, augment, False, rows)

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from reprolab import kernels
+from reprolab.core import kernels
 
 TASKS = ("cifar10", "mnist")
 ROUNDS = 3
@@ -38,7 +38,7 @@ def child(task: str) -> None:
 
 
 def measure(mode: str, task: str) -> tuple[str, float]:
-    code = f"from reprolab import kernels; kernels.pin({mode!r}); from bench.kernels import child; child({task!r})"
+    code = f"from reprolab.core import kernels; kernels.pin({mode!r}); from bench.kernels import child; child({task!r})"
     # this process is pinned itself (bench/__init__.py): a native child must not inherit the pin
     env = kernels.unpinned_env()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout

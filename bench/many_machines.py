@@ -96,7 +96,7 @@ def main() -> None:
             study.tell(trial, 0.0)
         database = (time.perf_counter() - started) / 10
 
-        search = [sys.executable, "-m", "reprolab.search"]
+        search = [sys.executable, "-m", "reprolab.experiments.search"]
         alone = run(one, *search, "bench-one", "--storage", url)
         started = time.perf_counter()
         workers = [

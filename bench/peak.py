@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
-import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from reprolab.inference import LOSSES, Split, forward
-from reprolab.models import build
-from reprolab.params import TrainParams
-from reprolab.training import batches, make_optimizer
+from reprolab.core import params
+from reprolab.core.params import TrainParams
+from reprolab.data import tasks
+from reprolab.learning import models
+from reprolab.learning.inference import LOSSES, Split, forward
+from reprolab.learning.loop import batches, make_optimizer
 
 TASKS = {"mnist": [1, 28, 28], "cifar10": [3, 32, 32]}
 MATMUL_OPS = ("conv", "mm", "addmm", "bmm", "matmul", "linear")
@@ -46,14 +46,13 @@ def _timed(work) -> float:
     return time.perf_counter() - start
 
 
-def default_setup(task: str, shape: list[int]):
-    """The task's model and training settings as params.yaml has them."""
-    data = yaml.safe_load(Path("params.yaml").read_text())
-    cfg = TrainParams(**{**data["train"], **data["tasks"][task]["train"]})
-    model_params = {"hidden": [], "activation": "relu", "dropout": 0.0, "batch_norm": False, "convs_per_block": 1}
-    config = {**model_params, **data["tasks"][task]["model"], "n_in": shape, "n_out": 10}
-    config["normalize"] = {"mean": [0.5] * shape[0], "std": [0.25] * shape[0]}
-    return build(config), cfg
+def default_setup(task: str, shape: list[int], x: torch.Tensor):
+    """The task's model and training settings as params.yaml has them, built as the train
+    stage builds them (reprolab.learning.models.from_features) for data of this shape."""
+    checked = params.load({task: tasks.get(task)}, models=models.entries())
+    meta = {"n_features": shape, "n_outputs": 10, "normalize": {"mean": [0.5] * shape[0], "std": [0.25] * shape[0]}}
+    _, model = models.from_features(checked.task(task).model.model_dump(), meta, x, None)
+    return model, checked.train_for(task)
 
 
 Step = Callable[[Split], None]
@@ -63,8 +62,9 @@ def training_steps(task: str, shape: list[int], batches_wanted: int) -> tuple[St
     """The default model's training step, as params.yaml sets it up, and batches of synthetic
     uint8 images of the real size (augmented as in training)."""
     torch.manual_seed(0)
-    model, cfg = default_setup(task, shape)
     g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (5000, *shape), dtype=torch.uint8, generator=g)
+    model, cfg = default_setup(task, shape, images)
     rows = cfg.batch_size * batches_wanted
     data = Split(torch.randint(0, 256, (rows, *shape), dtype=torch.uint8, generator=g), torch.arange(rows) % 10)
     loss_fn, optimizer = LOSSES["multiclass"](), make_optimizer(model.parameters(), cfg)

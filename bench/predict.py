@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reprolab import model_file, paths, prediction
+from reprolab.core import paths
+from reprolab.learning import model_file
+from reprolab.prediction import apply as prediction
 
 
 def timed(work) -> float:

@@ -18,10 +18,11 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from reprolab import paths, tasks
-from reprolab.seeds import OUT as SEEDS
-from reprolab.splitting import read_split
-from reprolab.tasks.base import TARGET
+from reprolab.core import paths
+from reprolab.data import tasks
+from reprolab.data.splitting import read_split
+from reprolab.data.tasks.base import TARGET
+from reprolab.experiments.seeds import OUT as SEEDS
 
 CS = (0.03, 0.1, 0.3, 1.0, 3.0)
 

@@ -14,10 +14,10 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from reprolab.inference import LOSSES, Split, correct, forward
-from reprolab.models import build
-from reprolab.params import TrainParams
-from reprolab.training import fit
+from reprolab.core.params import TrainParams
+from reprolab.learning.inference import LOSSES, Split, correct, forward
+from reprolab.learning.loop import fit
+from reprolab.learning.models import build
 
 NSLKDD_MLP = {"name": "mlp", "hidden": [32, 64], "activation": "sigmoid", "dropout": 0.0, "n_in": 122, "n_out": 1}
 NEWS_SLP = {"name": "slp", "n_in": 300, "n_out": 4}

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reprolab import kernels
+from reprolab.core import kernels
 
 kernels.pin_configured("predict")  # the pin the stages take, so that predict computes what evaluate computed
 
-from reprolab import params, paths, prediction, tasks  # noqa: E402 (after the pin: they load torch)
 from reprolab.cli import guarded  # noqa: E402
-from reprolab.tasks import NAMES  # noqa: E402
+from reprolab.core import params, paths  # noqa: E402 (after the pin: they load torch)
+from reprolab.data import tasks  # noqa: E402
+from reprolab.data.tasks import NAMES  # noqa: E402
+from reprolab.prediction import apply as prediction  # noqa: E402
 
 
 def _predict(task: str, inputs: list[Path], output: Path | None, model: Path) -> None:

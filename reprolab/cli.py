@@ -11,15 +11,18 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from reprolab import kernels, tasks
-from reprolab import params as params_module
-from reprolab.files import UserError, os_error, unwritten
-from reprolab.params import Params
-from reprolab.tasks.base import Task
+from reprolab.core import kernels
+from reprolab.core import params as params_module
+from reprolab.core.errors import UserError
+from reprolab.core.files import os_error, unwritten
+from reprolab.core.params import Params
+from reprolab.data import tasks
+from reprolab.data.tasks.base import Task
 
 RUNS_LOG = Path("logs/runs.jsonl")  # git-ignored, not a DVC output: wall times, machine, mirror
 
@@ -71,8 +74,10 @@ def logged(stage: str, work: Callable[[], None]) -> Callable[[], None]:
     return timed
 
 
-def run(stage: Callable[[Task, Params], None]) -> None:
-    """Entry point of a per-task stage: `python -m stages.NAME TASK`."""
+def run(stage: Callable[[Task, Params], None], models: Mapping[str, Any] | None = None) -> None:
+    """Entry point of a per-task stage: `python -m stages.NAME TASK`. models: the model
+    registry's entries, for a stage that uses the task's model (its block is checked
+    against them)."""
     name = stage.__name__  # each stage function is named after its stage
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=stage.__doc__)
     parser.add_argument("task", help=f"one of: {', '.join(tasks.NAMES)}")
@@ -80,7 +85,7 @@ def run(stage: Callable[[Task, Params], None]) -> None:
 
     def work() -> None:
         task = tasks.get(args.task)
-        checked = params_module.load({task.name: task})
+        checked = params_module.load({task.name: task}, models=models)
         if "torch" in sys.modules:  # a stage that computes with torch: its kernels and threads
             kernels.check()
             kernels.use_threads(checked.train_for(task.name).threads)

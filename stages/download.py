@@ -3,11 +3,12 @@ or a mirror's SHA256SUMS."""
 
 from __future__ import annotations
 
-from reprolab import paths, sources
 from reprolab.cli import run
-from reprolab.files import atomic_path
-from reprolab.params import Params
-from reprolab.tasks.base import Task
+from reprolab.core import paths
+from reprolab.core.files import atomic_path
+from reprolab.core.params import Params
+from reprolab.data import sources
+from reprolab.data.tasks.base import Task
 
 
 def download(task: Task, params: Params) -> None:

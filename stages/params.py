@@ -1,6 +1,6 @@
 """Check the whole of params.yaml and write each task's effective training settings.
 
-Every other stage depends on its mark (reprolab/paths.py: params_checked), so it runs
+Every other stage depends on its mark (reprolab/core/paths.py: params_checked), so it runs
 first in any `dvc repro`, whole or of one stage, and what cannot run is refused before DVC
 removes any stage's outputs: a device this machine lacks among it.
 
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 
-from reprolab import params, paths, tasks
 from reprolab.cli import guarded, logged
-from reprolab.files import write_json, write_text
+from reprolab.core import params, paths
+from reprolab.core.files import write_json, write_text
+from reprolab.data import tasks
+from reprolab.learning import models
 
 
 def main() -> None:
-    checked = params.load(tasks.every(), complete=True)
+    checked = params.load(tasks.every(), complete=True, models=models.entries())
     if checked.device in ("cuda", "mps"):  # torch only for a device named: auto and cpu always run
-        from reprolab.runtime import pick_device
+        from reprolab.core.runtime import pick_device
 
         pick_device(checked.device, checked.reproducible)
     for name in tasks.NAMES:

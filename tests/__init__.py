@@ -1,5 +1,5 @@
 """The test suite. In-process tests compute as the stages do: pinned before torch loads."""
 
-from reprolab import kernels
+from reprolab.core import kernels
 
 kernels.pin("portable")

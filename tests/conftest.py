@@ -18,8 +18,9 @@ import pytest
 import yaml
 from filelock import FileLock
 
-from reprolab import params, paths, sources, tasks
-from reprolab.files import digest_of, sha256_of
+from reprolab.core import params, paths
+from reprolab.core.files import digest_of, sha256_of
+from reprolab.data import sources, tasks
 from tests.helpers import fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +142,7 @@ def pin(monkeypatch, mirror_dir: Path) -> None:
     for task in tasks.every().values():
         pinned = tuple(replace(s, **fixture_pins(mirror_dir, s)) for s in task.sources)
         monkeypatch.setattr(
-            importlib.import_module(f"reprolab.tasks.{task.name}"), "TASK", replace(task, sources=pinned)
+            importlib.import_module(f"reprolab.data.tasks.{task.name}"), "TASK", replace(task, sources=pinned)
         )
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reprolab.inference import Split, outputs
-from reprolab.models import build
-from reprolab.params import TrainParams
-from reprolab.runtime import pick_device, seed_everything
-from reprolab.training import fit
+from reprolab.core.params import TrainParams
+from reprolab.core.runtime import pick_device, seed_everything
+from reprolab.learning.inference import Split, outputs
+from reprolab.learning.loop import fit
+from reprolab.learning.models import build
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 

@@ -17,14 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import tasks
+from reprolab.data import tasks
 from tests.conftest import ROOT, TASK_STAGES
 
 PACKAGES = ("reprolab", "stages")
-# module imported -> the module it then imports by name, for the task at hand
+MODELS = ROOT / "reprolab/learning/models"
+# module imported -> the modules it then imports (or reads) by name, for the task at hand
 DYNAMIC = {
-    "reprolab.tasks": lambda task: f"reprolab.tasks.{task.name}",  # the task registry
-    "stages.featurize": lambda task: f"reprolab.features.{task.modality}",  # the task's modality
+    "reprolab.data.tasks": lambda task: [f"reprolab.data.tasks.{task.name}"],  # the task registry
+    "reprolab.data.features": lambda task: [f"reprolab.data.features.{task.modality}"],  # the task's modality
+    # the model registry reads every model file, and imports the one of the model asked for
+    "reprolab.learning.models": lambda task: [f"reprolab.learning.models.{p.stem}" for p in MODELS.glob("*.py")],
 }
 
 
@@ -63,20 +66,26 @@ def closure(root: Path, script: str, task) -> set[str]:
         seen.add(name)
         todo += imported(root, name)
         todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]  # its packages
-        if name in DYNAMIC and task is not None:
-            todo.append(DYNAMIC[name](task))
-        if name == "reprolab.tasks" and task is None:  # the params stage: every task
-            todo += [f"reprolab.tasks.{n}" for n in tasks.NAMES]
+        if name in DYNAMIC and (task is not None or name == "reprolab.learning.models"):
+            todo += DYNAMIC[name](task)
+        if name == "reprolab.data.tasks" and task is None:  # the params stage: every task
+            todo += [f"reprolab.data.tasks.{n}" for n in tasks.NAMES]
     return {module_file(root, name).as_posix() for name in seen}
 
 
 def declared(root: Path) -> dict[str, set[str]]:
-    """{stage address: its deps that are project code}, as DVC itself reads dvc.yaml."""
+    """{stage address: its deps that are project code}, as DVC itself reads dvc.yaml; a
+    folder stands for the Python files in it."""
     from dvc.repo import Repo
+
+    def files(path: str) -> set[str]:
+        if (root / path).is_dir():
+            return {p.relative_to(root).as_posix() for p in (root / path).rglob("*.py")}
+        return {Path(path).as_posix()}
 
     with Repo(str(root)) as repo:
         return {
-            stage.name: {Path(dep.def_path).as_posix() for dep in stage.deps if dep.def_path.startswith(PACKAGES)}
+            stage.name: {f for dep in stage.deps if dep.def_path.startswith(PACKAGES) for f in files(dep.def_path)}
             for stage in repo.index.stages
         }
 
@@ -117,16 +126,24 @@ def test_an_import_without_its_dep_is_caught(scratch):
     assert problems(scratch) == []
     script = scratch / "stages/split.py"
     script.write_text(
-        script.read_text().replace("from reprolab import paths\n", "from reprolab import figures, paths\n")
+        script.read_text().replace(
+            "from reprolab.cli import run\n", "from reprolab.cli import run\nfrom reprolab.evaluation import figures\n"
+        )
     )
-    assert problems(scratch) == [f"split@{name}: dvc.yaml misses reprolab/figures.py" for name in sorted(tasks.NAMES)]
+    assert problems(scratch) == [
+        f"split@{name}: dvc.yaml misses reprolab/evaluation/{module}"
+        for name in sorted(tasks.NAMES)
+        for module in ("__init__.py", "figures.py")
+    ]
 
 
 def test_an_import_inside_a_function_counts_too(scratch):
-    module = scratch / "reprolab/tasks/news.py"
-    module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab import review\n")
+    module = scratch / "reprolab/data/tasks/news.py"
+    module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab.pages import review\n")
     assert set(problems(scratch)) == {
-        f"{stage}: dvc.yaml misses reprolab/review.py" for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
+        f"{stage}: dvc.yaml misses reprolab/pages/{file}"
+        for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
+        for file in ("__init__.py", "review.py")
     }
 
 
@@ -135,9 +152,10 @@ def test_a_dep_the_stage_does_not_run_is_caught(scratch):
     text = dvc_yaml.read_text()
     line = "        - stages/train.py\n"
     assert text.count(line) == 1
-    dvc_yaml.write_text(text.replace(line, line + "        - reprolab/splitting.py\n"))
+    dvc_yaml.write_text(text.replace(line, line + "        - reprolab/data/splitting.py\n"))
     assert problems(scratch) == [
-        f"train@{name}: dvc.yaml declares reprolab/splitting.py, which it does not run" for name in sorted(tasks.NAMES)
+        f"train@{name}: dvc.yaml declares reprolab/data/splitting.py, which it does not run"
+        for name in sorted(tasks.NAMES)
     ]
 
 
@@ -168,3 +186,19 @@ def test_imports_run_one_way_down():
     for name in graph:
         if name not in state:
             visit(name, [])
+
+
+def test_the_packages_import_one_way():
+    """Imports run down: no package of the library imports one that imports it back (the
+    order of docs/pipeline.md's map: core, data, learning, evaluation, prediction,
+    experiments, pages; the stage wrapper and `python -m reprolab` sit above them all)."""
+    order = ["core", "data", "learning", "evaluation", "prediction", "experiments", "pages"]
+    upward = []
+    for path in (ROOT / "reprolab").glob("*/**/*.py"):
+        own = path.relative_to(ROOT / "reprolab").parts[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reprolab."):
+                other = node.module.split(".")[1]
+                if other in order and order.index(other) > order.index(own):
+                    upward.append(f"{path.relative_to(ROOT)} imports {node.module}")
+    assert upward == []

@@ -2,12 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reprolab.features.table import TabularEncoder
-from reprolab.files import UserError
-from reprolab.grouping import split_groups
-from reprolab.params import SplitParams
-from reprolab.splitting import split_rows
-from reprolab.tasks.base import TARGET
+from reprolab.core.errors import UserError
+from reprolab.core.params import SplitParams
+from reprolab.data.features.table import TabularEncoder
+from reprolab.data.splitting import split_rows
+from reprolab.data.tasks.base import TARGET
 
 
 @pytest.fixture
@@ -71,7 +70,7 @@ def test_a_predefined_test_file_stays_whole():
 def test_held_out_groups_go_to_validation_whole():
     rows = frame(100).assign(kind=["a", "b", "c", "d"] * 25)
     p = SplitParams(val=0.2, test=0.0, random_state=0, holdout=["c", "d"])
-    parts = split_rows({"train": rows, "test": frame(10)}, p, group="kind")
+    parts = split_rows({"train": rows, "test": frame(10)}, p, holdout_field="kind")
     assert set(parts["train"]["kind"]) == {"a", "b"}  # training never sees c or d ...
     assert (parts["val"]["kind"].isin(["c", "d"])).sum() == 50  # ... validation has all of them
     assert len(parts["val"]) == 50 + 10 and parts["val"].index.is_monotonic_increasing  # and 20% of the rest
@@ -84,25 +83,26 @@ def test_held_out_groups_go_to_validation_whole():
 def test_a_group_split_puts_each_group_in_one_part_stratified_and_seeded():
     rows = frame(600).assign(story=[f"s{i // 3}" for i in range(600)])  # 200 stories of 3 rows
     rows[TARGET] = [(i // 3) % 4 for i in range(600)]  # a story's rows share their class, as news's do
-    p = SplitParams(val=0.1, test=0.1, random_state=123, stratify=True)
-    parts = split_groups({"all": rows}, p, "story", ("b", "t", "e", "m"))
+    p = SplitParams(val=0.1, test=0.1, random_state=123, stratify=True, group="story")
+    parts = split_rows({"all": rows}, p, classes=("b", "t", "e", "m"))
     stories = {name: set(part["story"]) for name, part in parts.items()}
     assert not (
         stories["train"] & stories["val"] or stories["train"] & stories["test"] or stories["val"] & stories["test"]
     )
     assert sum(map(len, parts.values())) == 600 and 50 <= len(parts["test"]) <= 70 and 50 <= len(parts["val"]) <= 70
     assert all(part[TARGET].nunique() == 4 for part in parts.values())  # stratified as far as groups allow
-    again = split_groups({"all": rows}, p, "story", ("b", "t", "e", "m"))
+    again = split_rows({"all": rows}, p, classes=("b", "t", "e", "m"))
     assert all(parts[k].index.equals(again[k].index) for k in parts)
 
 
 def test_a_group_the_rows_lack_or_too_few_groups_are_one_line():
+    by_story = SplitParams(val=0.1, test=0.1, random_state=0, group="story")
     rows = frame(60).assign(story=[f"s{i // 3}" for i in range(60)])  # twenty stories
     rows[TARGET] = [int(i < 3) for i in range(60)]  # class b in one story only
     said = r"^split.group: the rows have no field 'stroy' \(they have: v, target, story\)$"
     with pytest.raises(UserError, match=said):
-        split_groups({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0), "stroy", ("a", "b"))
+        split_rows({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0, group="stroy"), classes=("a", "b"))
     with pytest.raises(UserError, match=r"^split.group: story: no b row in (train|val|test) \(too few story groups"):
-        split_groups({"all": rows}, SplitParams(val=0.1, test=0.1, random_state=0), "story", ("a", "b"))
+        split_rows({"all": rows}, by_story, classes=("a", "b"))
     with pytest.raises(UserError, match=r"^split.group: story: 4 groups, too few to take 10% of them whole$"):
-        split_groups({"all": rows.iloc[:12]}, SplitParams(val=0.1, test=0.1, random_state=0), "story", ("a", "b"))
+        split_rows({"all": rows.iloc[:12]}, by_story, classes=("a", "b"))

@@ -17,8 +17,12 @@ import pytest
 import torch
 import yaml
 
-from reprolab import params, paths, search, tasks
-from reprolab.files import UserError, atomic_path, sweep
+from reprolab.core import params, paths
+from reprolab.core.errors import UserError
+from reprolab.core.files import atomic_path, sweep
+from reprolab.data import tasks
+from reprolab.experiments import search
+from reprolab.learning import models
 from stages.download import download
 from stages.evaluate import evaluate
 from stages.featurize import featurize
@@ -257,7 +261,7 @@ def test_values_that_cannot_run_are_refused(key, value, said):
         block = block[part]
     block[last] = value
     with pytest.raises(UserError) as refused:
-        params.validate(data, tasks.every(), complete=True)
+        params.validate(data, tasks.every(), complete=True, models=models.entries())
     assert str(refused.value) == f"params.yaml: {said}"
 
 

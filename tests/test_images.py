@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from reprolab.features.image import channel_stats
-from reprolab.files import UserError
-from reprolab.inference import Split
-from reprolab.models import Whitening, build, whiten
-from reprolab.params import TrainParams
-from reprolab.runtime import seed_everything
-from reprolab.sources import Source, fetch, safe_extract
-from reprolab.tasks import cifar10, mnist
-from reprolab.training import fit, random_crop_flip
+from reprolab.core.errors import UserError
+from reprolab.core.params import TrainParams
+from reprolab.core.runtime import seed_everything
+from reprolab.data.features.image import channel_stats
+from reprolab.data.sources import Source, fetch, safe_extract
+from reprolab.data.tasks import cifar10, mnist
+from reprolab.learning.inference import Split
+from reprolab.learning.loop import fit, random_crop_flip
+from reprolab.learning.models import build
+from reprolab.learning.models.images import Whitening, whiten
 from tests.helpers import fixtures
 
 

@@ -1,4 +1,4 @@
-"""What decides float results, pinned (reprolab/kernels.py): two machines simulated on one,
+"""What decides float results, pinned (reprolab/core/kernels.py): two machines simulated on one,
 and the settings a machine cannot honour refused with one line."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import kernels, params, paths
-from reprolab.files import UserError
-from reprolab.tasks import every
+from reprolab.core import kernels, params, paths
+from reprolab.core.errors import UserError
+from reprolab.data.tasks import every
 from stages.download import download
 from stages.featurize import featurize
 from stages.split import split
@@ -124,16 +124,16 @@ def test_the_train_stage_logs_where_the_record_was_made(workdir):
 
 def test_the_pin_reaches_every_library_before_it_loads(tmp_path):
     code = (
-        "from reprolab import kernels; kernels.pin('portable'); import os, torch;"
+        "from reprolab.core import kernels; kernels.pin('portable'); import os, torch;"
         "print(torch.backends.cpu.get_cpu_capability(), os.environ['MKL_CBWR'], os.environ['ONEDNN_MAX_CPU_ISA'])"
     )
     assert python(tmp_path, "-c", code).stdout.split() == ["AVX2", "COMPATIBLE", "AVX2"]
-    late = python(tmp_path, "-c", "import numpy; from reprolab import kernels; kernels.pin('portable')")
+    late = python(tmp_path, "-c", "import numpy; from reprolab.core import kernels; kernels.pin('portable')")
     assert late.returncode != 0 and "must run before numpy loads" in late.stderr
 
 
 def stage_with(workdir: Path, patch: str) -> subprocess.CompletedProcess:
-    """`python -m stages.download blobs`, with reprolab.kernels patched first (a simulated CPU)."""
+    """`python -m stages.download blobs`, with reprolab.core.kernels patched first (a simulated CPU)."""
     code = f"{patch}; import runpy; runpy.run_module('stages.download', run_name='__main__')"
     return python(workdir, "-c", code, "blobs")
 
@@ -141,7 +141,7 @@ def stage_with(workdir: Path, patch: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("patch", "offers"),
     [
-        ("from reprolab import kernels; kernels.cpu_flags = lambda: {'sse2', 'sse4_2', 'avx'}", "avx"),
+        ("from reprolab.core import kernels; kernels.cpu_flags = lambda: {'sse2', 'sse4_2', 'avx'}", "avx"),
         ("import platform; platform.machine = lambda: 'aarch64'", "aarch64"),
     ],
 )
@@ -197,7 +197,7 @@ def test_a_portable_run_refuses_a_setting_whose_bits_follow_the_machine(workdir,
 
 
 def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
-    from reprolab import timings
+    from reprolab.pages import timings
 
     facts = {"cpu": "Some CPU", "offers": "avx512", "cpus": 2, "reproducible": "portable", "kernels": "AVX2"}
     log = tmp_path / "runs.jsonl"
@@ -230,8 +230,8 @@ def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
 
 @pytest.mark.parametrize(("device", "says"), [("cpu", "kernels capped at AVX2"), ("NVIDIA H200", "deterministic")])
 def test_the_model_card_says_what_decided_the_bits(device, says):
-    from reprolab import model_card
-    from reprolab.tasks import get
+    from reprolab.data.tasks import get
+    from reprolab.evaluation import model_card
 
     run = {"device": device, "reproducible": "portable", "threads": 1, "processes": 1}
     details = {

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import studies
-from reprolab.files import UserError
+from reprolab.core.errors import UserError
+from reprolab.experiments import studies
 from tests.helpers import pgserver
 from tests.helpers.pipeline_repo import sh
 
@@ -46,7 +46,16 @@ def worker_clone(baseline: Path, origin: Path, to: Path) -> Path:
 
 def start(repo: Path, url: str, log: Path, *extra: str) -> subprocess.Popen:
     """A worker: its own process group, so that killing it kills its dvc and stage processes too."""
-    command = [sys.executable, "-m", "reprolab.search", "advertising", "--storage", url, "--heartbeat", str(HEARTBEAT)]
+    command = [
+        sys.executable,
+        "-m",
+        "reprolab.experiments.search",
+        "advertising",
+        "--storage",
+        url,
+        "--heartbeat",
+        str(HEARTBEAT),
+    ]
     return subprocess.Popen(
         [*command, *extra], cwd=repo, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -111,7 +120,9 @@ def test_two_workers_share_a_study_and_a_killed_trial_runs_again(baseline, postg
 
     # C: any clone, even one that ran no trial: the table from the storage and the pulled experiments
     reader = worker_clone(baseline, origin, tmp_path / "laptop/reader")
-    printed = sh(reader, sys.executable, "-m", "reprolab.search", "advertising", "--storage", postgres, "--report")
+    printed = sh(
+        reader, sys.executable, "-m", "reprolab.experiments.search", "advertising", "--storage", postgres, "--report"
+    )
     table = json.loads((reader / "reports/search/advertising.json").read_text())
     assert table == json.loads((two / "reports/search/advertising.json").read_text())
     assert [t["trial"] for t in table["trials"]] and len(table["trials"]) == 4
@@ -127,7 +138,7 @@ def test_two_workers_share_a_study_and_a_killed_trial_runs_again(baseline, postg
     command = [
         sys.executable,
         "-m",
-        "reprolab.seeds",
+        "reprolab.experiments.seeds",
         "publish@advertising",
         "--seeds",
         "1",
@@ -149,7 +160,16 @@ def test_two_workers_share_a_study_and_a_killed_trial_runs_again(baseline, postg
     # a push that fails: one line, and the trial is not told complete
     sh(two, "git", "remote", "set-url", "origin", str(tmp_path / "no-such-remote.git"))
     failed = sh(
-        two, sys.executable, "-m", "reprolab.search", "advertising", "--storage", postgres, "--trials", "5", ok=False
+        two,
+        sys.executable,
+        "-m",
+        "reprolab.experiments.search",
+        "advertising",
+        "--storage",
+        postgres,
+        "--trials",
+        "5",
+        ok=False,
     )
     assert failed.returncode == 1 and re.search(
         r"^error: search@advertising: dvc exp push origin \S+ failed: ", failed.stderr, re.MULTILINE

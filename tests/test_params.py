@@ -3,8 +3,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import params, tasks
-from reprolab.files import UserError
+from reprolab.core import params
+from reprolab.core.errors import UserError
+from reprolab.data import tasks
+from reprolab.learning import models
+
+MODELS = models.entries()
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,14 +20,14 @@ def data() -> dict:
 
 def error(data) -> str:
     with pytest.raises(UserError) as caught:
-        params.validate(data, tasks.every(), complete=True)
+        params.validate(data, tasks.every(), complete=True, models=MODELS)
     message = str(caught.value)
     assert "\n" not in message
     return message
 
 
 def test_the_repository_params_are_valid():
-    checked = params.load(tasks.every(), ROOT / "params.yaml", complete=True)
+    checked = params.load(tasks.every(), ROOT / "params.yaml", complete=True, models=MODELS)
     assert checked.device in ("auto", "cpu", "cuda", "mps")
 
 
@@ -119,20 +123,41 @@ def test_a_task_stage_checks_its_own_block_and_the_params_stage_every_block(data
     assert "tasks.newz: unknown key" in error(data)
 
 
-def test_each_model_takes_the_keys_the_schema_lets_it_take():
-    """params.MODEL_KEYS is what the schema lets a model block hold: each builder takes exactly
-    those (besides what the data fixes, and the wrapper's tta), so neither can drift."""
+def test_each_model_takes_the_keys_its_registry_entry_names():
+    """A model's entry is what the schema lets its block hold: each builder takes exactly its
+    entry's keys and features besides the data's shape, and each key is a field of the schema."""
+    import importlib
     import inspect
 
-    from reprolab import models
+    for name, e in MODELS.items():
+        builder = getattr(importlib.import_module(f"reprolab.learning.models.{e.module}"), name)
+        takes = set(inspect.signature(builder).parameters) - {"n_in", "n_out"}
+        assert takes == set(e.keys) | set(e.features), name
+        assert set(e.keys) <= set(params.ModelParams.model_fields), name
+    assert set(MODELS) == {"linear", "mlp", "cnn", "airbench", "resnet18", "slp", "bag", "fasttext"}
 
-    for name, builder in models.MODELS.items():
-        takes = {p.name for p in inspect.signature(builder).parameters.values() if p.kind == p.KEYWORD_ONLY}
-        assert takes - {"vocab_size", "buckets"} == params.MODEL_KEYS[name] - {"tta"}, name
-    assert set(params.MODEL_KEYS) == set(params.MODEL_INPUTS)
+
+def test_a_model_name_no_entry_holds_is_refused_naming_the_models(data):
+    data["tasks"]["blobs"]["model"]["name"] = "mpl"
+    assert error(data) == (
+        "params.yaml: tasks.blobs.model.name: no model 'mpl'; the models are: "
+        "linear, mlp, cnn, airbench, resnet18, slp, bag, fasttext"
+    )
+
+
+def test_the_schema_reads_the_model_registry_without_torch():
+    import subprocess
+    import sys
+
+    code = "from reprolab.learning import models; models.entries(); import sys; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
 def test_a_block_holds_the_keys_of_the_models_its_task_switches_between(data):
     """mnist's block is airbench's; `-S tasks.mnist.model.name=mlp` leaves channels unread."""
     data["tasks"]["mnist"]["model"].update(name="mlp", tta=True)
-    assert params.validate(data, tasks.every(), complete=True).task("mnist").model.channels == [32, 64, 64]
+    assert params.validate(data, tasks.every(), complete=True, models=MODELS).task("mnist").model.channels == [
+        32,
+        64,
+        64,
+    ]

@@ -124,14 +124,16 @@ def test_each_stage_loaded_only_code_it_depends_on(repo, baseline):
         assert loaded <= deps[stage], f"{stage} loaded {sorted(loaded - deps[stage])}, not among its deps"
         name = stage.partition("@")[2]
         if name:  # the registry loaded this task's module, and no other task's
-            assert {p for p in loaded if p.startswith("reprolab/tasks/")} - {"reprolab/tasks/__init__.py"} == {
-                "reprolab/tasks/base.py",
-                f"reprolab/tasks/{name}.py",
+            assert {p for p in loaded if p.startswith("reprolab/data/tasks/")} - {
+                "reprolab/data/tasks/__init__.py"
+            } == {
+                "reprolab/data/tasks/base.py",
+                f"reprolab/data/tasks/{name}.py",
             }
 
 
 def test_an_edit_reruns_exactly_the_stages_whose_code_it_touches(repo):
-    edited = ("reprolab/tasks/news.py", "reprolab/training.py", "reprolab/figures.py")
+    edited = ("reprolab/data/tasks/news.py", "reprolab/learning/loop.py", "reprolab/evaluation/figures.py")
     for path in edited:
         with (repo / path).open("a") as f:
             f.write("# an edit\n")

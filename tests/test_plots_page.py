@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import plots_page
+from reprolab.pages import plots as plots_page
 from tests.conftest import ROOT
 
 pytestmark = [

@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 import torch
 
-from reprolab import paths, prediction
-from reprolab.files import UserError
+from reprolab.core import paths
+from reprolab.core.errors import UserError
+from reprolab.prediction import apply as prediction
 from stages.download import download
 from stages.featurize import featurize
 from stages.split import split

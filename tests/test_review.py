@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reprolab.review import Change, Rule, check_rules, load_rules, regressions
+from reprolab.pages.review import Change, Rule, check_rules, load_rules, regressions
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -90,7 +90,8 @@ def two_commits(tmp_path) -> Path:
 def report(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = os.environ | {"PYTHONPATH": str(ROOT), "DVC_NO_ANALYTICS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "reprolab.review", "--base", "main", *args], cwd=repo, capture_output=True, text=True,
+        [sys.executable, "-m", "reprolab.pages.review", "--base", "main", *args],
+        cwd=repo, capture_output=True, text=True,
         env={**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"},
     )  # fmt: skip
 

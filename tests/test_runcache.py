@@ -82,7 +82,7 @@ def test_a_run_cache_entry_whose_object_is_missing_or_tampered_runs_again(repo):
 
 def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, monkeypatch):
     """Through an S3-compatible server (moto) on 127.0.0.1, as a team's remote would be:
-    `make push` (python -m reprolab.sharing) sends the outputs, every run's entry and the
+    `make push` (python -m reprolab.experiments.sharing) sends the outputs, every run's entry and the
     runs' outputs; a teammate's clone pulls, has nothing to run, and restores seed 2 (run
     above, in this clone only) instead of training it."""
     import boto3
@@ -107,7 +107,7 @@ def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, mo
         sh(repo, "dvc", "remote", "add", "-d", "team", "s3://reprolab/cache")
         sh(repo, "dvc", "remote", "modify", "team", "endpointurl", endpoint)
         sh(repo, "git", "commit", "-qam", "team remote")
-        pushed = sh(repo, sys.executable, "-m", "reprolab.sharing").stdout
+        pushed = sh(repo, sys.executable, "-m", "reprolab.experiments.sharing").stdout
         said = r"(\d+) files of the workspace's outputs, (\d+) run-cache entries and (\d+) objects of their runs"
         counts = re.fullmatch(said + " pushed\n", pushed)
         assert counts and all(int(n) > 0 for n in counts.groups()), pushed

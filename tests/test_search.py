@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import experiments, search, seeds, studies
-from reprolab.files import UserError
+from reprolab.core.errors import UserError
+from reprolab.experiments import runs as experiments
+from reprolab.experiments import search, seeds, studies
 from tests.conftest import ROOT
 
 SPACE = {

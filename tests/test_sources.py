@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from reprolab import sources
-from reprolab.files import UserError, sha256_of
-from reprolab.sources import Source, fetch
+from reprolab.core.errors import UserError
+from reprolab.core.files import sha256_of
+from reprolab.data import sources
+from reprolab.data.sources import Source, fetch
 
 
 def source_for(server, name, checksums, urls=None) -> Source:
@@ -124,7 +125,7 @@ def test_an_http_mirror_manifest_vouches_too(server, tmp_path, monkeypatch):
 
 
 def test_the_real_sources_are_pinned():
-    from reprolab.tasks import every
+    from reprolab.data.tasks import every
 
     fetched = {s.filename: s for task in every().values() for s in task.sources}
     assert set(fetched) == {

@@ -1,10 +1,10 @@
 import pytest
 
-from reprolab import params
-from reprolab.files import UserError
-from reprolab.grouping import split_groups
-from reprolab.tasks import NAMES, get, nslkdd
-from reprolab.tasks.base import TARGET
+from reprolab.core import params
+from reprolab.core.errors import UserError
+from reprolab.data.splitting import split_rows
+from reprolab.data.tasks import NAMES, get, nslkdd
+from reprolab.data.tasks.base import TARGET
 from tests.conftest import MIRROR, ROOT
 from tests.helpers import fixtures
 
@@ -129,7 +129,7 @@ def test_the_news_split_shares_no_story_between_its_parts(mirror_dir, where):
     config = params.load({"news": task}, ROOT / "params.yaml").task("news").split
     rows = {name: task.select(table, config) for name, table in task.read(folder).items()}
     assert config.group == "story"
-    parts = split_groups(rows, config, config.group, task.classes)
+    parts = split_rows(rows, config, task.holdout_field, task.classes)
     stories = {name: set(part["story"]) for name, part in parts.items()}
     assert not stories["train"] & stories["val"]
     assert not stories["train"] & stories["test"]

@@ -9,11 +9,12 @@ import pytest
 import torch
 import yaml
 
-from reprolab import params, paths
-from reprolab.features.text import Hashing, Vectors, encode, tokenize, train_word2vec
-from reprolab.files import UserError, sha256_of
-from reprolab.tasks import news
-from reprolab.tasks.base import TARGET
+from reprolab.core import params, paths
+from reprolab.core.errors import UserError
+from reprolab.core.files import save_tensors, sha256_of
+from reprolab.data.features.text import Hashing, TextEncoder, Vectors, encode, tokenize, train_word2vec
+from reprolab.data.tasks import news
+from reprolab.data.tasks.base import TARGET
 from stages.evaluate import evaluate
 from stages.featurize import featurize
 from stages.publish import publish
@@ -108,9 +109,10 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     from stages.split import split
 
     run_stages("news", download, split, featurize, train, evaluate, publish)
-    vocab = (paths.features("news") / "vocab.txt").read_text().split()
+    encoder = torch.load(paths.features("news") / "encoder.pt", weights_only=True)
+    vocab = encoder["vocab"]
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
-    assert torch.load(paths.features("news") / "vectors.pt", weights_only=True).shape == (len(vocab), 6)
+    assert encoder["vectors"].shape == (len(vocab), 6)
     details = json.loads((paths.reports("news") / "details.json").read_text())
     assert details["metrics"]["test"]["oov_rate"] > 0  # "the", "a", "of" have no vector
     assert set(details["metrics"]["test"]["per_class"]) == set(news.CLASS_NAMES)
@@ -160,3 +162,19 @@ def test_hashed_ngrams_are_fasttexts_word_and_character_grams_in_fixed_buckets()
     padded = hashing.encode([["apple"], ["apple", "shares"], []])
     assert padded.shape == (3, len(ids)) and (padded[2] == 1000).all()
     assert (padded[0, 10:] == 1000).all()  # apple: 1 word + 5 + 4 character grams
+
+
+def test_the_text_encoder_kept_in_a_model_file_encodes_as_when_fit(tmp_path):
+    """featurize fits it, the model file keeps it as plain types and tensors, predict reads it
+    back: the same mean vectors (standardized with the training titles'), ids and n-grams."""
+    training = ["Fed rates", "Apple", "fed apple rates"]
+    vectors = Vectors(["fed", "rates", "apple"], np.arange(12, dtype=np.float32).reshape(3, 4))
+    encoder = TextEncoder(True, vectors, Hashing(2, (2, 3), 101)).standardized(training)
+    save_tensors(tmp_path / "encoder.pt", encoder.to_dict())
+    again = TextEncoder.from_dict(torch.load(tmp_path / "encoder.pt", weights_only=True))
+    titles = ["Fed: rates up", "Apple", "nothing known"]
+    (fit, stats), (read, _) = encoder.encode(titles), again.encode(titles)
+    for key in ("x", "tokens", "ngrams"):
+        assert np.array_equal(fit[key], read[key]), key
+    assert stats["no_known_word"] == 1
+    assert np.allclose(encoder.encode(training)[0]["x"].mean(axis=0), 0.0, atol=1e-6)

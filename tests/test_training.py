@@ -3,12 +3,12 @@ import math
 import pytest
 import torch
 
-from reprolab.files import UserError
-from reprolab.inference import Split, outputs, predict
-from reprolab.models import build
-from reprolab.params import TrainParams
-from reprolab.runtime import pick_device, seed_everything
-from reprolab.training import batches, fit, make_optimizer, make_scheduler, steps_per_epoch
+from reprolab.core.errors import UserError
+from reprolab.core.params import TrainParams
+from reprolab.core.runtime import pick_device, seed_everything
+from reprolab.learning.inference import Split, decide, outputs
+from reprolab.learning.loop import batches, fit, make_optimizer, make_scheduler, steps_per_epoch
+from reprolab.learning.models import build
 
 DEFAULTS = dict(
     epochs=30, batch_size=16, lr=0.1, optimizer="sgd", momentum=0.9, weight_decay=0.0,
@@ -59,7 +59,7 @@ def test_the_same_seed_gives_the_same_run():
 
 
 def test_lookahead_pulls_the_weights_back_to_a_slow_average_and_ends_on_it():
-    from reprolab.training import look_ahead
+    from reprolab.learning.loop import look_ahead
 
     net = model()
     slow = [t.clone() for t in net.state_dict().values()]
@@ -167,17 +167,17 @@ def test_label_smoothing_trains_on_softened_targets_and_reports_the_plain_loss()
 
 def test_predictions_by_kind():
     out = torch.tensor([-1.0, 2.0])
-    assert predict(out, "binary")[0].tolist() == [0, 1]
-    assert predict(torch.tensor([[0.1, 3.0], [2.0, 0.0]]), "multiclass")[0].tolist() == [1, 0]
-    assert predict(out, "regression")[0] is out
+    assert decide(out, "binary")[0].tolist() == [0, 1]
+    assert decide(torch.tensor([[0.1, 3.0], [2.0, 0.0]]), "multiclass")[0].tolist() == [1, 0]
+    assert decide(out, "regression")[0] is out
 
 
 def test_a_binary_threshold_moves_the_decision_not_the_probability():
     out = torch.tensor([-3.0, -1.0, 0.0, 1.0])  # probabilities 0.047, 0.269, 0.5, 0.731
-    assert predict(out, "binary", 0.2)[0].tolist() == [0, 1, 1, 1]
-    assert predict(out, "binary", 0.8)[0].tolist() == [0, 0, 0, 0]
-    assert predict(out, "binary", 0.5)[0].tolist() == [0, 0, 0, 1]  # above, not at, the threshold
-    assert torch.equal(predict(out, "binary", 0.2)[1], torch.sigmoid(out))
+    assert decide(out, "binary", 0.2)[0].tolist() == [0, 1, 1, 1]
+    assert decide(out, "binary", 0.8)[0].tolist() == [0, 0, 0, 0]
+    assert decide(out, "binary", 0.5)[0].tolist() == [0, 0, 0, 1]  # above, not at, the threshold
+    assert torch.equal(decide(out, "binary", 0.2)[1], torch.sigmoid(out))
 
 
 def test_device_choice():

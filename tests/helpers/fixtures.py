@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reprolab.tasks import nslkdd
-from reprolab.tasks.cifar10 import CLASSES as CIFAR_CLASSES
+from reprolab.data.tasks import nslkdd
+from reprolab.data.tasks.cifar10 import CLASSES as CIFAR_CLASSES
 
 ATTACKS = ("neptune", "smurf", "satan", "guess_passwd")
 

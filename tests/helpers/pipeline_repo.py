@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolab import experiments
-from reprolab.tasks import every
+from reprolab.data.tasks import every
+from reprolab.experiments import runs as experiments
 from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, shared
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")

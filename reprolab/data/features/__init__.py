@@ -1,0 +1,40 @@
+"""Feature transforms, one module per modality (table.py, image.py, text.py), each fit on the
+training split only; `featurize` is the featurize stage's work. The modality's module is
+imported for the task at hand alone, so each featurize stage depends on its own module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import torch
+
+from reprolab.core import paths
+from reprolab.core.files import atomic_path, save_tensors, write_json
+from reprolab.core.params import Params
+from reprolab.data.tasks.base import Task
+
+
+def divisor(std: np.ndarray) -> np.ndarray:
+    """What to divide by when standardizing: the deviation, or 1 where a feature is constant."""
+    return np.where(std > 0, std, 1.0)
+
+
+def featurize(task: Task, params: Params) -> None:
+    modality = importlib.import_module(f"reprolab.data.features.{task.modality}")
+    target_dtype = torch.long if task.kind == "multiclass" else torch.float32
+    with atomic_path(paths.features(task.name)) as out:
+        out.mkdir()
+        arrays, meta = modality.featurize(task, params.task(task.name).features, params.seed, out)
+        meta |= {
+            "kind": task.kind,
+            "classes": list(task.classes),
+            "n_outputs": task.n_outputs,
+            "rows": {split: len(a["y"]) for split, a in arrays.items()},
+        }
+        for split, a in arrays.items():
+            tensors = {key: torch.from_numpy(np.array(value)) for key, value in a.items()}  # copies: writable
+            tensors["y"] = tensors["y"].to(target_dtype)
+            save_tensors(out / f"{split}.pt", tensors)
+        write_json(out / "meta.json", meta)

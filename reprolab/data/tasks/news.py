@@ -1,0 +1,135 @@
+"""news: UCI News Aggregator headlines in four categories, the classic exercise's five publishers.
+
+newsCorpora.csv (inside NewsAggregatorDataset.zip) is tab-separated with no header:
+ID, TITLE, URL, PUBLISHER, CATEGORY, STORY, HOSTNAME, TIMESTAMP. Only TITLE,
+PUBLISHER and CATEGORY are used; the others may be empty. Titles are read verbatim
+(they hold quotes, so no CSV quoting is applied). Nobody publishes a checksum of
+the archive: it is not pinned (a warning says so, and the sha256 seen is recorded),
+unless a user pins the copy they trust in `tasks.news.source.sha256`.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from pydantic import Field, model_validator
+
+from reprolab.core.errors import UserError
+from reprolab.core.params import FeatureParams, SplitParams, StrictModel
+from reprolab.data.tasks.base import TARGET, Source, Task
+
+SOURCE = Source(
+    "NewsAggregatorDataset.zip",
+    ("https://archive.ics.uci.edu/ml/machine-learning-databases/00359/NewsAggregatorDataset.zip",),
+    sha256=None,
+)
+MEMBER = "newsCorpora.csv"
+FIELDS = ("id", "title", "url", "publisher", "category", "story", "hostname", "timestamp")
+CATEGORIES = ("b", "t", "e", "m")  # business, science and technology, entertainment, health
+CLASS_NAMES = ("business", "science_tech", "entertainment", "health")
+
+
+class NewsSource(StrictModel):
+    sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$")] | None = Field(
+        None, description="the sha256 of the archive you trust; a mismatch then stops the run"
+    )
+
+
+class NewsSplit(SplitParams):
+    publishers: list[str] = Field(min_length=1)
+    group: str = Field("story", description="story: no story in two parts (its headlines are near-copies); none")
+
+
+class Pretrained(StrictModel):
+    """Vectors in word2vec format (e.g. GoogleNews-vectors-negative300.bin.gz) from a local
+    path, pinned by their sha256. Fetch a published file with `dvc import-url URL data/pretrained/`."""
+
+    path: str | None = None
+    sha256: str | None = None
+    binary: bool = True
+    limit: Annotated[int, Field(ge=1)] | None = Field(None, description="read only the first N vectors")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Pretrained:
+        if self.path and not self.sha256:
+            raise ValueError("a path needs its sha256")
+        return self
+
+
+class NewsFeatures(FeatureParams):
+    lowercase: bool = True
+    vector_size: Annotated[int, Field(ge=1)] = 300
+    window: Annotated[int, Field(ge=1)] = 5
+    min_count: Annotated[int, Field(ge=1)] = 1
+    epochs: Annotated[int, Field(ge=1)] = 5
+    sg: bool = Field(False, description="skip-gram (true) or CBOW (false)")
+    pretrained: Pretrained = Field(default_factory=Pretrained)
+    # fasttext's hashed n-grams
+    ngrams: Annotated[int, Field(ge=1, le=5, description="word n-grams of order 1..ngrams")] = 2
+    chars: list[Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=list, description="[min, max] length of character n-grams of each word; [] for none"
+    )
+    buckets: Annotated[int, Field(ge=1, le=2**24, description="hash buckets (embedding rows)")] = 2**18
+
+    @model_validator(mode="after")
+    def _char_range(self) -> NewsFeatures:
+        if self.chars and (len(self.chars) != 2 or self.chars[0] > self.chars[1]):
+            raise ValueError("chars: [min, max] with min <= max, or []")
+        return self
+
+
+def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
+    path = raw_dir / SOURCE.filename
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(MEMBER)
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run: dvc repro download)") from None
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise UserError(f"{path}: not a zip archive holding {MEMBER}: {err}") from None
+    rows = []
+    for number, line in enumerate(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="\n"), 1):
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != len(FIELDS):
+            raise UserError(f"{path}:{MEMBER}: line {number}: {len(fields)} fields, expected {len(FIELDS)}")
+        record = dict(zip(FIELDS, fields, strict=True))
+        if record["category"] not in CATEGORIES:
+            raise UserError(f"{path}:{MEMBER}: line {number}: unknown category {record['category']!r}")
+        story = record["story"] or f"line {number}"  # unknown (the mirror's Daily Mail rows): a story of its own
+        rows.append((number, record["title"], record["publisher"], story, CATEGORIES.index(record["category"])))
+    frame = pd.DataFrame(rows, columns=["id", "title", "publisher", "story", TARGET]).set_index("id")
+    return {"all": frame}
+
+
+def select(rows: pd.DataFrame, split: NewsSplit) -> pd.DataFrame:
+    kept = rows[rows["publisher"].isin(split.publishers)]
+    if kept.empty:
+        raise UserError(f"params.yaml: tasks.news.split.publishers: no row has any of {split.publishers}")
+    return kept
+
+
+TASK = Task(
+    name="news",
+    kind="multiclass",
+    read=read,
+    numeric=(),
+    classes=CLASS_NAMES,
+    extras=("publisher", "story"),
+    sources=(SOURCE,),
+    source_params=NewsSource,
+    user_pins=lambda source: {SOURCE.filename: source.sha256} if source.sha256 else {},
+    split_params=NewsSplit,
+    features_params=NewsFeatures,
+    select=select,
+    text="title",
+    limits=(
+        "Only the five publishers of the classic exercise are kept (tasks.news.split.publishers).",
+        "The shared offline mirror holds those publishers' rows only, and no checksum of the archive is published.",
+        "Train, validation and test share no story (tasks.news.split.group); the mirror's 2,270 Daily Mail rows "
+        "have no story id, and each counts as a story of its own.",
+    ),
+)

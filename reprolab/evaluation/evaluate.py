@@ -1,0 +1,141 @@
+"""The evaluate stage's work: the saved model on every split, and what is made of it.
+
+All of it goes to data/evaluation/T (cached, so that DVC's run cache can restore it; the
+publish stage copies it to where git keeps it): metrics.json holds the headline figures only
+(metrics/T.json, what `dvc exp show` and `dvc metrics diff` show); reports/details.json holds
+everything: per-class figures, subsets, the data's sources, the training run's summary and
+what decided its bits (device, kernels, threads); plots/ the plot data DVC draws; reports/
+the figures, the predictions table and the model card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from reprolab.core import paths
+from reprolab.core.files import atomic_path, read_json, write_json
+from reprolab.core.params import Params
+from reprolab.data.splitting import read_split
+from reprolab.data.tasks.base import SOURCES_FILE, Task
+from reprolab.evaluation import figures, metrics, model_card
+from reprolab.evaluation.predictions import predictions_table
+from reprolab.learning import model_file
+from reprolab.learning.inference import LOSSES, decide, load_split, outputs
+from reprolab.learning.models import entry
+
+
+@dataclass
+class Scored:
+    """The last split's inputs, targets, outputs and decisions, and every split's figures."""
+
+    split: str
+    x: Tensor
+    ids: np.ndarray
+    y: np.ndarray
+    out: Tensor
+    pred: np.ndarray
+    score: np.ndarray
+    results: dict
+
+
+def curves(task: Task) -> dict[str, pd.DataFrame]:
+    """The per-epoch curves DVCLive wrote in the train stage, as {metric: step, train, val}."""
+    names = ("loss",) if task.kind == "regression" else ("loss", "accuracy")
+    tsv = paths.live(task.name) / "plots" / "metrics"
+    return {
+        name: pd.read_csv(tsv / "train" / f"{name}.tsv", sep="\t")
+        .rename(columns={name: "train"})
+        .assign(val=pd.read_csv(tsv / "val" / f"{name}.tsv", sep="\t")[name])
+        for name in names
+    }
+
+
+def score(task: Task, model: torch.nn.Module, config: dict, meta: dict) -> Scored:
+    """The model's figures on every split. The figures, plots, per-class figures and
+    predictions are of the last split: test, or validation where a task has no test split."""
+    classes, loss_fn = tuple(meta["classes"]), LOSSES[task.kind]()
+    splits = [s for s in paths.SPLITS if s in meta["rows"]]
+    results: dict = {}
+    for split in splits:
+        data, ids = load_split(paths.features(task.name) / f"{split}.pt", entry(config["name"]).reads)
+        out = outputs(model, data.x, task.kind)
+        y = data.y.numpy()
+        pred, found_score = (t.numpy() for t in decide(out, task.kind, config["threshold"]))
+        found = (
+            metrics.regression(y, pred)
+            if task.kind == "regression"
+            else metrics.classification(y, pred, found_score, classes)
+        )
+        results[split] = {"loss": loss_fn(out, data.y).item(), **found}
+        results[split] |= meta.get("split_metrics", {}).get(split, {})  # e.g. unseen categories, OOV rate
+    y = y if task.kind == "regression" else y.astype(int)
+    return Scored(splits[-1], data.x, ids.numpy(), y, out, pred, found_score, results)
+
+
+def draw(
+    task: Task, model: torch.nn.Module, config: dict, classes: tuple, s: Scored, plots: Path, reports: Path
+) -> None:
+    """Plot data for DVC (plots/) and figures for the model card (reports/); the task's own
+    report (e.g. NSL-KDD's recall per attack) adds its subsets to `s.results`."""
+    title = f"{task.name} ({s.split})"
+    named = (lambda v: np.asarray(classes)[v.astype(int)]) if classes else (lambda v: v)
+    figures.curves(curves(task), reports / "curves.png", task.name)
+    if task.kind == "regression":
+        pd.DataFrame({"actual": s.y, "predicted": s.pred}).to_csv(plots / "predicted_vs_actual.csv", index=False)
+        figures.predicted_vs_actual(s.y, s.pred, reports / "predicted_vs_actual.png", title)
+    else:
+        pd.DataFrame({"actual": named(s.y), "predicted": named(s.pred)}).to_csv(plots / "confusion.csv", index=False)
+        figures.confusion(s.y, s.pred, classes, reports / "confusion.png", title)
+    if task.kind == "binary":
+        roc = metrics.roc_points(s.y, s.score)
+        pd.DataFrame(roc).to_csv(plots / "roc.csv", index=False, float_format="%.6g")
+        figures.roc(roc["fpr"], roc["tpr"], s.results[s.split]["roc_auc"], reports / "roc.png", title)
+    if task.is_image:
+        wrong = np.flatnonzero(s.pred != s.y)[:32]
+        captions = [f"{classes[s.y[i]]} as {classes[s.pred[i]]}" for i in wrong]
+        figures.image_grid(s.x[wrong].numpy(), captions, reports / "misclassified.png", f"{title}: errors")
+        if config["name"] == "linear":  # "the weights look like digits"
+            layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+            weights = layer.weight.detach().numpy().reshape(len(classes), *(task.image_shape or ()))
+            figures.image_grid(weights, list(classes), reports / "weights.png", f"{task.name}: weights per class")
+    if task.report is not None:
+        rows = read_split(task, s.split).loc[s.ids, list(task.extras)]
+        subsets, tables = task.report(rows, s.y, s.pred, s.score)
+        s.results |= subsets
+        for name, table in tables.items():
+            table.to_csv(plots / f"{name}.csv", index=False, float_format="%.6g")
+            figures.recall_bars(table, reports / f"{name}.png", f"{title}: recall per {table.columns[0]}")
+
+
+def evaluate(task: Task, params: Params) -> None:
+    saved, model = model_file.load(paths.model(task.name), task.name)
+    config = saved["config"]
+    meta = read_json(paths.features(task.name) / "meta.json")
+    classes = tuple(meta["classes"])
+    s = score(task, model, config, meta)
+    with atomic_path(paths.evaluation(task.name)) as evaluation:
+        plots, reports = evaluation / "plots", evaluation / "reports"
+        plots.mkdir(parents=True)
+        reports.mkdir()
+        table = predictions_table(s.ids.tolist(), s.out, task.kind, list(classes), config["threshold"])
+        table.to_csv(reports / "predictions.csv", index=False, float_format="%.9g")
+        draw(task, model, config, classes, s, plots, reports)
+        details = metrics.rounded({
+            "model": {"name": config["name"], "parameters": sum(p.numel() for p in model.parameters())},
+            "metrics": s.results,
+            "sources": read_json(paths.raw(task.name) / SOURCES_FILE),
+            "training": read_json(paths.live(task.name) / "metrics.json"),
+        })  # fmt: skip
+        headline = metrics.rounded(metrics.headline(task.kind, s.results, s.split))
+        write_json(reports / "details.json", details)
+        settings = {f"model.{k}": v for k, v in config.items() if k not in ("normalize", "n_in", "n_out")}
+        settings |= read_json(paths.train_params(task.name))
+        made = [name for name in model_card.FIGURES if (reports / name).exists()]
+        (reports / "README.md").write_text(model_card.render(task, details, headline, settings, meta["rows"], made))
+        write_json(evaluation / "metrics.json", headline)
