@@ -35,7 +35,7 @@ repro: $(SETUP)  ## create .venv if needed, then run the pipeline (dvc repro)
 	dvc repro
 
 push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
-	python -m reprolab.sharing
+	python -m reprolab.experiments.sharing
 
 test: $(SETUP)  ## the test suite (offline; 13 to 20 minutes on 2 cores, see docs/testing.md)
 	python -m pytest
@@ -52,27 +52,27 @@ bench: $(SETUP)  ## timings of the training loop and the image models; font digi
 	python -m bench.budgets
 
 report: $(SETUP)  ## the pull-request report against BASE (default main); exits 1 on a regression
-	python -m reprolab.review --base $(BASE)
+	python -m reprolab.pages.review --base $(BASE)
 
 compare:  ## the experiments side by side: params that differ, headline metrics (after make repro)
 	@dvc exp show --no-pager --only-changed --drop '$(COMPARE_DROP)' --md
 
 seeds: $(SETUP)  ## the pipeline over seeds 1, 2 and 3 -> reports/seeds.json; TASK=news: one task's; VARIANT=mnist-mlp: a variant's; STORAGE=URL: shared
-	python -m reprolab.seeds $(if $(VARIANT),--variant $(VARIANT))$(if $(TASK), --task $(TASK))
-	python -m reprolab.results
+	python -m reprolab.experiments.seeds $(if $(VARIANT),--variant $(VARIANT))$(if $(TASK), --task $(TASK))
+	python -m reprolab.pages.tables
 
 search: $(SETUP)  ## the Optuna study of search.yaml for TASK=... -> reports/search/; STORAGE=URL: a worker of a shared one
-	python -m reprolab.search $(TASK)
-	python -m reprolab.results
+	python -m reprolab.experiments.search $(TASK)
+	python -m reprolab.pages.tables
 
 results: $(SETUP)  ## rewrite the README's results table (metrics/) and docs/experiments.md's selection tables (reports/search/)
-	python -m reprolab.results
+	python -m reprolab.pages.tables
 
 times: $(SETUP)  ## rewrite the README's stage-time table from logs/runs.jsonl (after make repro)
-	python -m reprolab.timings
+	python -m reprolab.pages.timings
 
-lint: $(SETUP)  ## ruff check and format check
-	ruff check . && ruff format --check .
+lint: $(SETUP)  ## ruff check, ruff format check and mypy over the library (pre-commit runs the same)
+	ruff check . && ruff format --check . && mypy
 
 clean-checkpoints:  ## remove checkpoints/: interrupted train stages' states (a re-run then starts from epoch 1) and what killed ones left
 	rm -rf checkpoints

@@ -17,7 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from reprolab import kernels, plots_page, results, seeds, tasks
+from reprolab.core import kernels
+from reprolab.data import tasks
+from reprolab.experiments import seeds
+from reprolab.pages import plots as plots_page
+from reprolab.pages import tables as results
 from tests.conftest import MIRROR, ROOT
 
 # What differs between two machines or two runs, and so never belongs in a committed file: an
@@ -129,10 +133,10 @@ def test_the_seed_summary_is_of_the_committed_run_and_every_task():
 
 
 def test_the_committed_template_holds_the_installed_vega_bundle():
-    """.dvc/offline.html is what `python -m reprolab.plots_page` writes from the pinned
+    """.dvc/offline.html is what `python -m reprolab.pages.plots` writes from the pinned
     vl-convert-python: after an upgrade, that command refreshes it."""
     committed = (ROOT / plots_page.TEMPLATE).read_text(encoding="utf-8")
-    assert committed == plots_page.page(), "stale: run python -m reprolab.plots_page and commit .dvc/offline.html"
+    assert committed == plots_page.page(), "stale: run python -m reprolab.pages.plots and commit .dvc/offline.html"
 
 
 def test_the_map_of_the_code_names_every_module():
@@ -144,6 +148,8 @@ def test_the_map_of_the_code_names_every_module():
     modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "reprolab").rglob("*.py"))
     missing = [m for m in modules if m not in named and f"{m.rpartition('/')[0]}/" not in named]
     assert missing == [], "docs/pipeline.md's map lacks these modules"
+    packages = sorted(f"{p.parent.relative_to(ROOT).as_posix()}/" for p in (ROOT / "reprolab").glob("*/__init__.py"))
+    assert [p for p in packages if p not in named] == [], "docs/pipeline.md's map lacks these packages"
 
 
 def test_make_help_lists_every_target():
@@ -212,3 +218,12 @@ def test_a_fresh_clone_rebuilds_the_committed_table_tasks_byte_for_byte(tmp_path
     assert "Running stage 'train@nslkdd'" in result.stdout  # rebuilt, not restored
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True).stdout
     assert status == "", status
+
+
+def test_pre_commit_runs_the_lint_of_make_lint():
+    """.pre-commit-config.yaml's hooks are make lint's commands, in its order, from the venv."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = [hook["entry"].removeprefix(".venv/bin/") for repo in config["repos"] for hook in repo["hooks"]]
+    makefile = (ROOT / "Makefile").read_text().splitlines()
+    recipe = makefile[next(i for i, line in enumerate(makefile) if line.startswith("lint:")) + 1]
+    assert hooks == [command.strip().removesuffix(" .") for command in recipe.split("&&")]
