@@ -101,7 +101,7 @@ def test_a_search_is_an_optuna_study_of_dvc_experiments(repo):
     seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]  # the sweep's: the same configurations
     (repo / "search.yaml").write_text(yaml.safe_dump({"seed": seed, "advertising": space}))
     before = sh(repo, "git", "status", "--porcelain").stdout
-    result = sh(repo, sys.executable, "-m", "reprolab.search", "advertising")
+    result = sh(repo, sys.executable, "-m", "reprolab.experiments.search", "advertising")
     study = json.loads((repo / "reports/search/advertising.json").read_text())
     assert sorted(t["params"]["train.lr"] for t in study["trials"]) == [0.002, 0.02]
     first, second = (t["val"]["r2"] for t in study["trials"])
@@ -126,7 +126,7 @@ def test_a_search_is_an_optuna_study_of_dvc_experiments(repo):
 
 
 def stages_said(printed: str) -> dict[str, tuple[set[str], set[str]]]:
-    """What `python -m reprolab.search` or `reprolab.seeds` says each run ran and restored."""
+    """What `python -m reprolab.experiments.search` or `reprolab.experiments.seeds` says each run ran and restored."""
     found = re.findall(r"^(\S+|seed \d+): ran (.*); restored (.*)$", printed, re.MULTILINE)
     names = lambda text: set() if text == "nothing" else set(text.split(", "))  # noqa: E731
     return {who: (names(ran_), names(restored_)) for who, ran_, restored_ in found}
@@ -140,7 +140,15 @@ def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run
     sh(repo, "git", "reset", "-q", "--hard")
     sh(repo, "dvc", "checkout", "-q", "--force")
     seed = yaml.safe_load((repo / "params.yaml").read_text())["seed"]
-    command = (sys.executable, "-m", "reprolab.seeds", "publish@advertising", "--seeds", str(seed), str(seed + 1))
+    command = (
+        sys.executable,
+        "-m",
+        "reprolab.experiments.seeds",
+        "publish@advertising",
+        "--seeds",
+        str(seed),
+        str(seed + 1),
+    )
     first = stages_per_seed(sh(repo, *command).stdout)
     assert "train@advertising" in first[seed + 1][0]  # trained once
     summary = json.loads((repo / "reports/seeds.json").read_text())
@@ -154,6 +162,37 @@ def test_seeds_measure_the_spread_and_the_default_seed_repeats_the_committed_run
     committed = json.loads(sh(repo, "git", "show", "HEAD:metrics/advertising.json").stdout)["test"]["r2"]
     assert r2["values"][0] == committed  # the default seed gives the committed figure again, exactly
     assert r2["values"][1] != committed and r2["std"] > 0
+
+
+TINY = '''"""A model of a user's own: one hidden layer of tanh units."""
+
+from torch import nn
+
+MODELS = {"tiny": {"keys": ["hidden"]}}
+
+
+def tiny(n_in: int, n_out: int, hidden: list[int]) -> nn.Module:
+    width = hidden[0] if hidden else 8
+    return nn.Sequential(nn.Linear(n_in, width), nn.Tanh(), nn.Linear(width, n_out))
+'''
+
+
+def test_a_model_in_one_new_file_trains_through_an_experiment(repo):
+    """docs/adding-a-model.md: the model's code and its registry entry in one new file, and
+    nothing else; `-S tasks.blobs.model.name=tiny` trains, evaluates and publishes it."""
+    (repo / "reprolab/learning/models/tiny.py").write_text(TINY)
+    result = sh(repo, "dvc", "exp", "run", "-S", "tasks.blobs.model.name=tiny", "publish@blobs")
+    assert ran(result) == {"params", "train@blobs", "evaluate@blobs", "publish@blobs"}
+    details = json.loads((repo / "reports/blobs/details.json").read_text())
+    assert details["model"]["name"] == "tiny"
+    assert details["metrics"]["test"]["accuracy"] > 0.5  # three classes: it learnt
+    assert "model.name | tiny" in (repo / "reports/blobs/README.md").read_text()
+
+    refused = sh(repo, "dvc", "exp", "run", "-S", "tasks.blobs.model.name=tinny", "publish@blobs", ok=False)
+    assert refused.returncode != 0
+    said = refused.stderr + refused.stdout
+    assert "tasks.blobs.model.name: no model 'tinny'; the models are: linear, mlp, cnn" in said
+    assert said.rstrip().endswith("tiny") or ", tiny" in said
 
 
 def test_an_unknown_key_stops_the_run(repo):
