@@ -56,7 +56,7 @@ def make_repo(repo: Path, mirror_dir: Path) -> Path:
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, repo / name)
     for task in TASKS.values():
-        module = repo / "reprolab" / "tasks" / f"{task.name}.py"
+        module = repo / "reprolab" / "data" / "tasks" / f"{task.name}.py"
         text = module.read_text()
         for source in task.sources:
             for kind, pin in fixture_pins(mirror_dir, source).items():
