@@ -136,7 +136,7 @@ def test_the_committed_template_holds_the_installed_vega_bundle():
     """.dvc/offline.html is what `python -m reprolab.pages.plots` writes from the pinned
     vl-convert-python: after an upgrade, that command refreshes it."""
     committed = (ROOT / plots_page.TEMPLATE).read_text(encoding="utf-8")
-    assert committed == plots_page.page(), "stale: run python -m reprolab.pages.plots and commit .dvc/offline.html"
+    assert committed == plots_page.page(committed), "stale: run python -m reprolab.pages.plots and commit it"
 
 
 def test_the_map_of_the_code_names_every_module():

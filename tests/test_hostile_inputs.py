@@ -164,7 +164,11 @@ def test_a_search_with_no_complete_trial_leaves_the_report(tmp_path, monkeypatch
 def test_counts_that_cannot_be_are_refused_before_any_work(tmp_path, module, args, said):
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", f"reprolab.experiments.{module}", *args], cwd=tmp_path, capture_output=True, text=True, env=env
+        [sys.executable, "-m", f"reprolab.experiments.{module}", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 2 and said in result.stderr.splitlines()[-1], result.stderr
     assert list(tmp_path.iterdir()) == []

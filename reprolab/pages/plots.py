@@ -4,10 +4,11 @@ DVC's own page loads Vega, Vega-Lite and Vega-Embed from a CDN, so on an air-gap
 (the mirror's setting) it is blank. `.dvc/config` names an HTML template instead
 (`plots.html_template = offline.html`, a path relative to `.dvc/`) that holds the three
 libraries inline, from `vl-convert-python`'s bundle. It is committed, so that any clone draws
-its plots with no set-up step (DVC stops when the template is missing); this module writes it
-anew after an upgrade of vl-convert-python (a test says when it is stale).
+its plots with no set-up step (DVC stops when the template is missing), and its frame (the
+page around the plots) is edited there; this module refreshes the bundle inside it after an
+upgrade of vl-convert-python (a test says when it is stale).
 
-    python -m reprolab.pages.plots                      # write .dvc/offline.html
+    python -m reprolab.pages.plots                      # refresh .dvc/offline.html's bundle
     python -m reprolab.pages.plots --screenshot FILE    # and a headless Chromium's picture of dvc plots show's page
 
 `drawn` opens a page in headless Chromium with every host name unresolvable and says how
@@ -26,42 +27,28 @@ from pathlib import Path
 from reprolab.core.files import write_text
 
 TEMPLATE = Path(".dvc/offline.html")
-PAGE = """<!DOCTYPE html>
-<html>
-<head>
-    {refresh_tag}
-    <meta charset="utf-8">
-    <title>reprolab: dvc plots</title>
-    <script>/* Vega, Vega-Lite and Vega-Embed (vl-convert-python's bundle): no CDN */
-%s
-    </script>
-    <style>
-        body { font-family: sans-serif; }
-        table { border-spacing: 15px; }
-    </style>
-</head>
-<body>
-    {plot_divs}
-</body>
-</html>
-"""
+# The page's frame is the committed file itself; only the bundle inside its script is written.
+SCRIPT = re.compile(r"(<script>/\* Vega, Vega-Lite and Vega-Embed [^\n]*\*/\n)(.*?)(\n    </script>)", re.S)
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9")  # no host, no route
 DRAWN = re.compile(r'<(?:canvas|svg)[^>]*class="marks"')  # what vega-embed leaves where it drew a chart
 
 
-def page() -> str:
+def page(frame: str) -> str:
+    """The template `frame` (.dvc/offline.html as committed) holding the installed Vega bundle."""
     import vl_convert
 
     bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]  # its stub says snippet is required; it is not
     if "{plot_divs}" in bundle or "{scripts}" in bundle or "</script" in bundle:
         raise ValueError("the Vega bundle holds a placeholder or a closing script tag")
-    return PAGE.replace("%s", bundle)
+    if not SCRIPT.search(frame):
+        raise ValueError(f"{TEMPLATE}: no Vega script to fill (restore it from git)")
+    return SCRIPT.sub(lambda m: m.group(1) + bundle + m.group(3), frame, count=1)
 
 
 def write(root: Path = Path(".")) -> Path:
-    """Write the template under root (unless it holds the page already); its path."""
+    """Refresh the bundle in the template under root (unless it holds it already); its path."""
     path = root / TEMPLATE
-    text = page()
+    text = page(path.read_text(encoding="utf-8"))
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_text(path, text)
     return path
