@@ -18,6 +18,7 @@ import pytest
 import yaml
 from filelock import FileLock
 
+from reprolab import plan
 from reprolab.core import params, paths
 from reprolab.core.files import digest_of, sha256_of
 from reprolab.data import sources, tasks
@@ -172,10 +173,8 @@ def workdir(tmp_path, monkeypatch, mirror_dir):
 
 
 def run_stages(name: str, *stages) -> None:
-    """Run stages of one task in-process, as dvc would (the params stage's files first)."""
+    """Run stages of one task in-process, as dvc would (the plan stage's files first)."""
     checked = params.load(tasks.every())
-    for task in tasks.NAMES:
-        paths.train_params(task).parent.mkdir(parents=True, exist_ok=True)
-        paths.train_params(task).write_text(checked.train_for(task).model_dump_json())
+    plan.write(checked)
     for stage in stages:
         stage(tasks.get(name), checked)

@@ -1,175 +1,193 @@
-"""The record is exact: the code deps of every stage in dvc.yaml, for every task, are the
-project files that the stage runs for that task, no fewer (DVC would serve stale results)
-and no more (an edit to one task would re-run the others).
-
-A stage runs the files its script imports, and what they import in turn, anywhere in a
-module (at the top or inside a function), together with the packages' __init__ files.
-Two imports are made by name at run time, where no import statement shows them; DYNAMIC
-lists them. The end-to-end test checks the same from the other side: every project file
-that a real stage process loaded is among that stage's deps (test_pipeline.py).
-"""
+"""The record is exact: every stage of every task depends on its plan file and on no code file
+or param of its own, and the plan (reprolab/plan.py) names the project files that the stage
+runs for that task: its script, every module imported on the way (at the top of a module or
+inside a function), the packages' __init__ files, and the modules imported by a name made at
+run time, which the importing module declares in IMPORTS_BY_NAME. The end-to-end test checks
+the other side: every project file a real stage process loaded is in its plan
+(tests/test_pipeline.py)."""
 
 from __future__ import annotations
 
 import ast
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from reprolab import plan
+from reprolab.core import params
+from reprolab.core.errors import UserError
 from reprolab.data import tasks
+from reprolab.learning import models
 from tests.conftest import ROOT, TASK_STAGES
 
-PACKAGES = ("reprolab", "stages")
-MODELS = ROOT / "reprolab/learning/models"
-# module imported -> the modules it then imports (or reads) by name, for the task at hand
-DYNAMIC = {
-    "reprolab.data.tasks": lambda task: [f"reprolab.data.tasks.{task.name}"],  # the task registry
-    "reprolab.data.features": lambda task: [f"reprolab.data.features.{task.modality}"],  # the task's modality
-    # the model registry reads every model file, and imports the one of the model asked for
-    "reprolab.learning.models": lambda task: [f"reprolab.learning.models.{p.stem}" for p in MODELS.glob("*.py")],
-}
 
-
-def module_file(root: Path, name: str) -> Path | None:
-    """The file of a project module or package, relative to root; None for other modules."""
-    if name.split(".")[0] not in PACKAGES:
-        return None
-    base = Path(*name.split("."))
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if (root / candidate).is_file():
-            return candidate
-    return None
-
-
-def imported(root: Path, name: str) -> set[str]:
-    """The modules that a module's import statements name (anywhere in it)."""
-    tree = ast.parse((root / module_file(root, name)).read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"{name}: relative import"
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # a submodule, maybe
-    return found
-
-
-def closure(root: Path, script: str, task) -> set[str]:
-    """The project files that `python -m stages.SCRIPT TASK` runs."""
-    todo, seen = [f"stages.{script}", "stages"], set()
-    while todo:
-        name = todo.pop()
-        if name in seen or module_file(root, name) is None:
-            continue
-        seen.add(name)
-        todo += imported(root, name)
-        todo += [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]  # its packages
-        if name in DYNAMIC and (task is not None or name == "reprolab.learning.models"):
-            todo += DYNAMIC[name](task)
-        if name == "reprolab.data.tasks" and task is None:  # the params stage: every task
-            todo += [f"reprolab.data.tasks.{n}" for n in tasks.NAMES]
-    return {module_file(root, name).as_posix() for name in seen}
-
-
-def declared(root: Path) -> dict[str, set[str]]:
-    """{stage address: its deps that are project code}, as DVC itself reads dvc.yaml; a
-    folder stands for the Python files in it."""
+def declared(root: Path) -> dict[str, list]:
+    """{stage address: its deps as DVC reads dvc.yaml}, and its params under "params:" + address."""
     from dvc.repo import Repo
 
-    def files(path: str) -> set[str]:
-        if (root / path).is_dir():
-            return {p.relative_to(root).as_posix() for p in (root / path).rglob("*.py")}
-        return {Path(path).as_posix()}
-
     with Repo(str(root)) as repo:
-        return {
-            stage.name: {f for dep in stage.deps if dep.def_path.startswith(PACKAGES) for f in files(dep.def_path)}
-            for stage in repo.index.stages
-        }
-
-
-def problems(root: Path) -> list[str]:
-    found = []
-    for address, deps in sorted(declared(root).items()):
-        script, _, name = address.partition("@")
-        runs = closure(root, script, tasks.get(name) if name else None)
-        found += [f"{address}: dvc.yaml misses {path}" for path in sorted(runs - deps)]
-        found += [f"{address}: dvc.yaml declares {path}, which it does not run" for path in sorted(deps - runs)]
+        found = {stage.name: [dep.def_path for dep in stage.deps] for stage in repo.index.stages}
+        found |= {f"params:{stage.name}": list(stage.params) for stage in repo.index.stages}
     return found
 
 
-def test_every_stage_depends_on_exactly_the_code_it_runs():
-    assert problems(ROOT) == []
+def checked() -> params.Params:
+    return params.load(tasks.every(), ROOT / "params.yaml", complete=True, models=models.entries())
 
 
-def test_every_task_has_its_stages():
-    stages = declared(ROOT)
+def test_every_stage_depends_on_its_plan_and_on_no_code_or_param():
+    deps = declared(ROOT)
+    assert deps["plan"] == ["params.yaml", "reprolab", "stages"]  # the plan alone reads the code's bytes
+    addresses = {f"{s}@{t}" for s in TASK_STAGES for t in tasks.NAMES}
+    assert {name for name in deps if not name.startswith("params:")} == {"plan"} | addresses
+    assert set(plan.STAGES) == set(TASK_STAGES)
+    for address in addresses:
+        own = [d for d in deps[address] if d.startswith(("reprolab", "stages", "params.yaml", "data/plan"))]
+        assert own == [f"data/plan/{address}.json"]
+        assert deps[f"params:{address}"] == []
+
+
+def test_each_plan_names_the_code_its_stage_runs_for_its_task():
+    found = plan.plans(checked())
+    assert set(found) == {f"{s}@{t}" for s in TASK_STAGES for t in tasks.NAMES}
+    code = {address: set(p["code"]) for address, p in found.items()}
     for name in tasks.NAMES:
-        assert {f"{s}@{name}" for s in TASK_STAGES} <= set(stages)
+        for stage in TASK_STAGES:
+            runs = code[f"{stage}@{name}"]
+            assert {f"stages/{stage}.py", "stages/__init__.py", "reprolab/cli.py", f"reprolab/data/tasks/{name}.py"} <= runs
+            assert not {f"reprolab/data/tasks/{n}.py" for n in tasks.NAMES if n != name} & runs  # no other task's
+        assert not {p for p in code[f"train@{name}"] if p.startswith("reprolab/evaluation/")}
+        assert "reprolab/learning/loop.py" not in code[f"evaluate@{name}"]  # evaluate runs no training code
+        assert "reprolab/evaluation/figures.py" in code[f"evaluate@{name}"]
+    assert {p for p in code["featurize@mnist"] if p.startswith("reprolab/data/features/")} == {
+        "reprolab/data/features/__init__.py", "reprolab/data/features/image.py"
+    }  # fmt: skip
+    # the model registry imports the file of the task's model alone
+    assert {p for p in code["train@news"] if p.startswith("reprolab/learning/models/")} == {
+        "reprolab/learning/models/__init__.py", "reprolab/learning/models/layers.py", "reprolab/learning/models/text.py"
+    }  # fmt: skip
+    assert "reprolab/learning/models/images.py" in code["train@cifar10"]
+    assert not {p for p in code["download@blobs"] if p.startswith("reprolab/learning/")}
+    assert found["train@news"]["settings"]["train"] == checked().train_for("news").model_dump()
+    assert found["split@news"]["settings"] == {"split": checked().task("news").split.model_dump()}
 
 
 @pytest.fixture
 def scratch(tmp_path) -> Path:
-    """The code, dvc.yaml and params.yaml in a DVC project outside git."""
+    """A copy of the code."""
     for name in ("reprolab", "stages"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / ".dvc").mkdir()
-    (tmp_path / ".dvc/config").write_text("[core]\n    no_scm = true\n    analytics = false\n")
     return tmp_path
 
 
-def test_an_import_without_its_dep_is_caught(scratch):
-    assert problems(scratch) == []
-    script = scratch / "stages/split.py"
-    script.write_text(
-        script.read_text().replace(
-            "from reprolab.cli import run\n", "from reprolab.cli import run\nfrom reprolab.evaluation import figures\n"
-        )
-    )
-    assert problems(scratch) == [
-        f"split@{name}: dvc.yaml misses reprolab/evaluation/{module}"
-        for name in sorted(tasks.NAMES)
-        for module in ("__init__.py", "figures.py")
-    ]
+def code_of(root: Path) -> dict[str, set[str]]:
+    return {address: set(p["code"]) for address, p in plan.plans(checked(), root).items()}
 
 
 def test_an_import_inside_a_function_counts_too(scratch):
+    before = code_of(scratch)
     module = scratch / "reprolab/data/tasks/news.py"
     module.write_text(module.read_text() + "\n\ndef later():\n    from reprolab.pages import review\n")
-    assert set(problems(scratch)) == {
-        f"{stage}: dvc.yaml misses reprolab/pages/{file}"
-        for stage in ("params", *(f"{s}@news" for s in TASK_STAGES))
-        for file in ("__init__.py", "review.py")
-    }
+    after = code_of(scratch)
+    grown = {address: sorted(after[address] - before[address]) for address in after if after[address] != before[address]}
+    assert grown == {
+        f"{s}@news": ["reprolab/pages/__init__.py", "reprolab/pages/review.py"] for s in TASK_STAGES
+    }  # and review's own imports, which the stages already ran
 
 
-def test_a_dep_the_stage_does_not_run_is_caught(scratch):
-    dvc_yaml = scratch / "dvc.yaml"
-    text = dvc_yaml.read_text()
-    line = "        - stages/train.py\n"
-    assert text.count(line) == 1
-    dvc_yaml.write_text(text.replace(line, line + "        - reprolab/data/splitting.py\n"))
-    assert problems(scratch) == [
-        f"train@{name}: dvc.yaml declares reprolab/data/splitting.py, which it does not run"
-        for name in sorted(tasks.NAMES)
-    ]
+def test_a_module_that_does_not_parse_is_named_with_its_line(scratch):
+    module = scratch / "reprolab/evaluation/figures.py"
+    module.write_text(module.read_text() + "\n\ndef broken(:\n    pass\n")
+    with pytest.raises(UserError, match=r"^reprolab/evaluation/figures.py:\d+: does not parse: "):
+        plan.plans(checked(), scratch)
+
+
+def edited(root: Path, path: str, text: str) -> set[str]:
+    """The stages whose plan an edit changes: `text` appended to the file at `path`."""
+    before = plan.plans(checked(), root)
+    with (root / path).open("a") as f:
+        f.write(text)
+    after = plan.plans(checked(), root)
+    (root / path).write_text((ROOT / path).read_text())
+    return {address for address in after if after[address] != before[address]}
+
+
+def test_an_edit_changes_the_plans_of_exactly_the_stages_that_run_it(scratch):
+    """The edit-to-stages table of docs/pipeline.md."""
+    every = lambda stage: {f"{stage}@{t}" for t in tasks.NAMES}  # noqa: E731
+    assert edited(scratch, "reprolab/data/tasks/news.py", "\nEDITED = 1\n") == {f"{s}@news" for s in TASK_STAGES}
+    assert edited(scratch, "reprolab/learning/loop.py", "\nEDITED = 1\n") == every("train")
+    assert edited(scratch, "reprolab/evaluation/figures.py", "\nEDITED = 1\n") == every("evaluate")
+    images = {f"{s}@{t}" for s in ("train", "evaluate") for t in ("mnist", "cifar10")}  # their models' file
+    assert edited(scratch, "reprolab/learning/models/images.py", "\nEDITED = 1\n") == images
+    assert edited(scratch, "reprolab/core/kernels.py", "\nEDITED = 1\n") == set(plan.plans(checked()))  # all pass
+    assert edited(scratch, "reprolab/learning/loop.py", "\n# a comment\n") == set()
+
+
+def test_a_comment_moved_or_a_docstring_rewritten_changes_no_plan(scratch):
+    module = scratch / "reprolab/learning/loop.py"
+    text = module.read_text()
+    tree = ast.parse(text)
+    doc = ast.get_docstring(tree, clean=False)
+    assert doc and "# " in text
+    lines = text.splitlines(keepends=True)
+    comment = next(i for i, line in enumerate(lines) if line.lstrip().startswith("# "))
+    moved = lines[:comment] + lines[comment + 1 :] + [lines[comment].lstrip()]  # the comment at the end instead
+    before = plan.plans(checked(), scratch)
+    module.write_text("".join(moved).replace(doc, "Rewritten.\n\nIn two paragraphs.", 1))
+    assert plan.plans(checked(), scratch) == before
 
 
 def project_modules(root: Path) -> list[str]:
     return sorted(
         ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-        for package in PACKAGES
+        for package in plan.PACKAGES
         for path in (root / package).rglob("*.py")
     )
 
 
+def unplanned(repo: Path, imports: Path) -> list[str]:
+    """The runtime audit: each project file a stage process loaded (imports/<address>.txt, the
+    import log's) that its plan does not name. The plan stage depends on all the code."""
+    found = []
+    for log in sorted(imports.glob("*@*.txt")):
+        planned = json.loads((repo / "data/plan" / f"{log.stem}.json").read_text())["code"]
+        found += [f"{log.stem} loaded {path}, which its plan does not name" for path in log.read_text().split()
+                  if path not in planned]  # fmt: skip
+    return found
+
+
+def test_a_module_loaded_by_a_name_the_plan_cannot_see_fails_the_audit(scratch):
+    """A stage process, logging what it loads, run after a dynamic import was added."""
+    (scratch / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    sources = scratch / "reprolab/data/sources.py"
+    sources.write_text(sources.read_text() + '\n__import__("importlib").import_module("reprolab.pages." + "tables")\n')
+    imports = scratch / "imports"
+    imports.mkdir()
+    env = os.environ | {
+        "PYTHONPATH": f"{ROOT / 'tests/helpers/importlog'}{os.pathsep}{scratch}",
+        "REPROLAB_IMPORT_LOG": str(imports),
+    }
+    for args in (["stages.plan"], ["stages.download", "blobs"]):
+        result = subprocess.run([sys.executable, "-m", *args], cwd=scratch, capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+    assert unplanned(scratch, imports) == [
+        f"download@blobs loaded reprolab/pages/{name}, which its plan does not name"
+        for name in ("__init__.py", "tables.py")
+    ]
+
+
 def test_imports_run_one_way_down():
     """No import cycle in the library, and no stage script imports another one."""
-    graph = {name: {n for n in imported(ROOT, name) if module_file(ROOT, n)} - {name} for name in project_modules(ROOT)}
+    graph = {
+        name: {n for n in plan.parsed(ROOT, plan.module_file(ROOT, name))[0] if plan.module_file(ROOT, n)} - {name}
+        for name in project_modules(ROOT)
+    }
     for name, targets in graph.items():
         if name.startswith("stages."):
             assert not {t for t in targets if t.startswith("stages.")} - {"stages"}, name
@@ -191,7 +209,7 @@ def test_imports_run_one_way_down():
 def test_the_packages_import_one_way():
     """Imports run down: no package of the library imports one that imports it back (the
     order of docs/pipeline.md's map: core, data, learning, evaluation, prediction,
-    experiments, pages; the stage wrapper and `python -m reprolab` sit above them all)."""
+    experiments, pages; the stage wrapper, the plan and `python -m reprolab` sit above them all)."""
     order = ["core", "data", "learning", "evaluation", "prediction", "experiments", "pages"]
     upward = []
     for path in (ROOT / "reprolab").glob("*/**/*.py"):

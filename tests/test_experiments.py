@@ -28,7 +28,7 @@ def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.01")
     unpinned = {name for name in TASKS if "lr" not in _task_train(repo, name)}
     assert unpinned == {"advertising"}
-    assert ran(result) == {"params"} | {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in unpinned}
+    assert ran(result) == {"plan"} | {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in unpinned}
 
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
     assert set(diff) == {"metrics/advertising.json"}
@@ -89,7 +89,7 @@ def test_queued_experiments_run_two_at_a_time(repo):
 
 def test_a_task_override_reruns_only_that_task(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "tasks.nslkdd.train.lr=0.05")
-    assert ran(result) == {"params", "train@nslkdd", "evaluate@nslkdd", "publish@nslkdd"}
+    assert ran(result) == {"plan", "train@nslkdd", "evaluate@nslkdd", "publish@nslkdd"}
 
 
 def test_a_search_is_an_optuna_study_of_dvc_experiments(repo):
@@ -182,7 +182,7 @@ def test_a_model_in_one_new_file_trains_through_an_experiment(repo):
     nothing else; `-S tasks.blobs.model.name=tiny` trains, evaluates and publishes it."""
     (repo / "reprolab/learning/models/tiny.py").write_text(TINY)
     result = sh(repo, "dvc", "exp", "run", "-S", "tasks.blobs.model.name=tiny", "publish@blobs")
-    assert ran(result) == {"params", "train@blobs", "evaluate@blobs", "publish@blobs"}
+    assert ran(result) == {"plan", "train@blobs", "evaluate@blobs", "publish@blobs"}
     details = json.loads((repo / "reports/blobs/details.json").read_text())
     assert details["model"]["name"] == "tiny"
     assert details["metrics"]["val"]["accuracy"] > 0.5  # three classes (blobs has no test split): it learnt

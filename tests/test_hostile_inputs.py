@@ -275,10 +275,10 @@ def test_a_device_this_machine_lacks_is_refused_by_the_first_stage(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "stages.params"], cwd=tmp_path, capture_output=True, text=True, env=env
+        [sys.executable, "-m", "stages.plan"], cwd=tmp_path, capture_output=True, text=True, env=env
     )
     assert (result.returncode, result.stderr.splitlines()[-1]) == (
-        1, "error: params: params.yaml: device: cuda is not available here (use auto or cpu)"
+        1, "error: plan: params.yaml: device: cuda is not available here (use auto or cpu)"
     )  # fmt: skip
     assert not (tmp_path / "data").exists()
 
@@ -300,8 +300,8 @@ def test_a_repro_of_one_stage_refuses_before_dvc_removes_any_output(baseline, se
     text = (repo / "params.yaml").read_text()
     (repo / "params.yaml").write_text(re.sub(pattern, value, text, count=1, flags=re.M))
     result = sh(repo, "dvc", "repro", "train@blobs", ok=False)
-    assert result.returncode != 0 and f"error: params: params.yaml: {said}" in result.stderr, result.stderr
-    assert ran(result) == {"params"}
+    assert result.returncode != 0 and f"error: plan: params.yaml: {said}" in result.stderr, result.stderr
+    assert ran(result) == {"plan"}
     assert (repo / "models" / "blobs.pt").is_file() and any((repo / "data" / "features" / "blobs").iterdir())
 
 

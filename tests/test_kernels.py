@@ -159,7 +159,7 @@ def test_a_cpu_without_the_pinned_level_stops_with_one_line(workdir, patch, offe
 def test_an_unknown_mode_stops_every_stage_with_one_line(workdir):
     set_mode(workdir, "fast")
     for args in (
-        ["-m", "stages.params"],
+        ["-m", "stages.plan"],
         ["-m", "stages.download", "blobs"],
         ["-m", "reprolab", "predict", "blobs", "x"],
     ):
@@ -203,7 +203,7 @@ def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
     log = tmp_path / "runs.jsonl"
     lines = [
         {"stage": "train@nslkdd", "finished": "2026-12-01T10:00:00+00:00", "seconds": 99.0, "machine": facts},
-        {"stage": "params", "finished": "2026-12-01T10:00:00+00:00", "seconds": 0.1, "machine": facts},
+        {"stage": "plan", "finished": "2026-12-01T10:00:00+00:00", "seconds": 0.1, "machine": facts},
         {
             "stage": "train@nslkdd",
             "finished": "2026-12-02T10:00:00+00:00",

@@ -224,7 +224,7 @@ def test_the_package_installs_with_its_command(tmp_path):
     assert "reprolab = reprolab.__main__:main" in entry_points
 
 
-@pytest.mark.parametrize("stage", ["params", "train"])  # its own parser; the one all per-task stages share
+@pytest.mark.parametrize("stage", ["plan", "train"])  # its own parser; the one all per-task stages share
 def test_a_stage_describes_itself_and_runs_nothing(tmp_path, stage):
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     result = subprocess.run(

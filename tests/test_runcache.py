@@ -41,15 +41,15 @@ def test_a_configuration_already_run_is_restored_not_run_again(repo):
     sh(repo, "dvc", "checkout", "-q", "--force")
     at_seed(repo, 2)
     second = sh(repo, "dvc", "repro", *PUBLISH)
-    assert ran(second) == {"params", *COSTLY, *PUBLISH} and restored(second) == set()
+    assert ran(second) == {"plan", *COSTLY, *PUBLISH} and restored(second) == set()
     at_seed(repo, 1)
     third = sh(repo, "dvc", "repro", *PUBLISH)
     assert restored(third) == COSTLY, third.stdout
-    assert ran(third) == {"params", *PUBLISH}  # the git-kept copies: not cacheable, a copy
+    assert ran(third) == {"plan", *PUBLISH}  # the git-kept copies: not cacheable, a copy
     assert sh(repo, "git", "status", "--porcelain").stdout == ""  # the committed bytes, from the cache
     assert sh(repo, "dvc", "status", "--json").stdout.strip() == "{}"
     again = sh(repo, "dvc", "exp", "run", "-S", "seed=2", *PUBLISH)
-    assert restored(again) == COSTLY and ran(again) == {"params", *PUBLISH}, again.stdout
+    assert restored(again) == COSTLY and ran(again) == {"plan", *PUBLISH}, again.stdout
 
 
 def cached_object(repo: Path, stage: str, path: str) -> Path:
@@ -120,7 +120,7 @@ def test_push_then_a_fresh_clone_pulls_and_has_nothing_to_run(repo, tmp_path, mo
         assert ran(again) == set() and "Data and pipelines are up to date." in again.stdout
         at_seed(clone, 2)  # run in the other clone (the tests above), never here
         teammate = sh(clone, "dvc", "repro", "--pull", *PUBLISH)  # --pull: the restored runs' objects too
-        assert restored(teammate) == COSTLY and ran(teammate) == {"params", *PUBLISH}, teammate.stdout
+        assert restored(teammate) == COSTLY and ran(teammate) == {"plan", *PUBLISH}, teammate.stdout
         for stage, path in (("train@blobs", "models/blobs.pt"), ("train@nslkdd", "models/nslkdd.pt")):
             made_there = repo / cached_object(clone, stage, path).relative_to(clone)
             assert (clone / path).read_bytes() == made_there.read_bytes()  # the bits seed 2 made in the other clone

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reprolab.core.files import read_json
+
 SPLITS = ("train", "val", "test")
 
 
@@ -24,14 +26,15 @@ def features(task: str) -> Path:
     return Path("data/features") / task
 
 
-def train_params(task: str) -> Path:
-    return Path("data/params") / f"{task}.json"
+def plan(stage: str, task: str) -> Path:
+    """What a stage runs with for a task (reprolab/plan.py): its settings and its code's
+    digests; the stage depends on this file alone for both."""
+    return Path("data/plan") / f"{stage}@{task}.json"
 
 
-def params_checked() -> Path:
-    """The params stage's mark that params.yaml passed: every other stage depends on it, so
-    that the check runs before DVC removes any stage's outputs; its bytes never change."""
-    return Path("data/params") / "checked"
+def settings(stage: str, task: str) -> dict:
+    """The settings a stage takes for a task, from its plan file."""
+    return read_json(plan(stage, task))["settings"]
 
 
 def model(task: str) -> Path:

@@ -135,7 +135,7 @@ def evaluate(task: Task, params: Params) -> None:
         headline = metrics.rounded(metrics.headline(task.kind, s.results, s.split))
         write_json(reports / "details.json", details)
         settings = {f"model.{k}": v for k, v in config.items() if k not in ("normalize", "n_in", "n_out")}
-        settings |= read_json(paths.train_params(task.name))
+        settings |= paths.settings("evaluate", task.name)["train"]
         made = [name for name in model_card.FIGURES if (reports / name).exists()]
         (reports / "README.md").write_text(model_card.render(task, details, headline, settings, meta["rows"], made))
         write_json(evaluation / "metrics.json", headline)

@@ -3,7 +3,6 @@ was trained and how good it is, written by the evaluate stage from what the pipe
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from reprolab.data.tasks.base import Task
@@ -27,9 +26,8 @@ def _number(value: Any) -> str:
 
 
 def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict, figures: list[str]) -> str:
-    about = (sys.modules[task.read.__module__].__doc__ or "").strip()  # the task module's docstring
     model = details["model"]
-    lines = [f"# {task.name}: model card", "", about, ""]
+    lines = [f"# {task.name}: model card", "", task.about.strip(), ""]
     lines += ["## Data", "", "| file | from | sha256 | vouched for by |", "|---|---|---|---|"]
     lines += [
         f"| {name} | {s['origin']} | `{s['sha256']}` | {VOUCHED.get(s['vouched_by'], s['vouched_by'])} |"

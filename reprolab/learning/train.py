@@ -49,7 +49,7 @@ def launch(task: Task, processes: int) -> None:
 
 
 def train(task: Task, params: Params) -> None:
-    cfg = TrainParams.model_validate(read_json(paths.train_params(task.name)))
+    cfg = TrainParams.model_validate(paths.settings("train", task.name)["train"])
     if cfg.processes > 1 and "LOCAL_RANK" not in os.environ:
         return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")

@@ -52,7 +52,7 @@ def table(runs: dict[str, dict]) -> str:
     total = sum(run["seconds"] for run in runs.values())
     finished = max(run["finished"] for run in runs.values())[:16].replace("T", " ")
     lines += ["", f"All {len(runs)} stages: {total:,.1f} s ({total / 60:.1f} min) of their own clocks, the last"]
-    lines += [f"finished {finished} UTC (`params`: {runs.get('params', {}).get('seconds', 0):.1f} s)."]
+    lines += [f"finished {finished} UTC (`plan`: {runs.get('plan', {}).get('seconds', 0):.1f} s)."]
     lines += [f"On {m}." for m in machines]
     return "\n".join(lines)
 

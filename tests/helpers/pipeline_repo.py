@@ -24,7 +24,7 @@ from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, shared
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
 TASKS = every()
-ALL_STAGES = {"params"} | {f"{s}@{t}" for s in TASK_STAGES for t in TASKS}
+ALL_STAGES = {"plan"} | {f"{s}@{t}" for s in TASK_STAGES for t in TASKS}
 
 
 def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:

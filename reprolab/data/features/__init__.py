@@ -15,6 +15,8 @@ from reprolab.core.files import atomic_path, save_tensors, write_json
 from reprolab.core.params import Params
 from reprolab.data.tasks.base import Task
 
+IMPORTS_BY_NAME = "reprolab.data.features.{modality}"  # for the plan (reprolab/plan.py)
+
 
 def divisor(std: np.ndarray) -> np.ndarray:
     """What to divide by when standardizing: the deviation, or 1 where a feature is constant."""
@@ -22,7 +24,7 @@ def divisor(std: np.ndarray) -> np.ndarray:
 
 
 def featurize(task: Task, params: Params) -> None:
-    modality = importlib.import_module(f"reprolab.data.features.{task.modality}")
+    modality = importlib.import_module(IMPORTS_BY_NAME.format(modality=task.modality))
     target_dtype = torch.long if task.kind == "multiclass" else torch.float32
     with atomic_path(paths.features(task.name)) as out:
         out.mkdir()

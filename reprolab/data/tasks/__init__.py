@@ -11,13 +11,14 @@ import importlib
 from reprolab.core.errors import UserError
 from reprolab.data.tasks.base import Task
 
+IMPORTS_BY_NAME = "reprolab.data.tasks.{task}"  # for the plan (reprolab/plan.py)
 NAMES = ("blobs", "advertising", "nslkdd", "mnist", "cifar10", "news")
 
 
 def get(name: str) -> Task:
     if name not in NAMES:
         raise UserError(f"unknown task {name!r}; known: {', '.join(NAMES)}")
-    return importlib.import_module(f"reprolab.data.tasks.{name}").TASK
+    return importlib.import_module(IMPORTS_BY_NAME.format(task=name)).TASK
 
 
 def every() -> dict[str, Task]:

@@ -1,4 +1,5 @@
-"""advertising: ISLR's Advertising data, sales from TV, radio and newspaper budgets."""
+"""The advertising task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from reprolab.data.tasks.base import TARGET, Source, Task, read_csv
+
+ABOUT = """advertising: ISLR's Advertising data, sales from TV, radio and newspaper budgets."""
 
 # The ISLR website's own file quotes its header, so its bytes differ; this public copy
 # (header `,TV,radio,newspaper,sales`) is the one whose checksum is pinned.
@@ -28,6 +31,7 @@ def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 TASK = Task(
+    about=ABOUT,
     name="advertising",
     kind="regression",
     read=read,

@@ -63,6 +63,7 @@ class Images:
 class Task:
     name: str
     kind: Kind
+    about: str  # what the data is, for people: the model card shows it
     # Reads the raw directory: {"all": rows} to be split three ways, or {"train": ..., "test": ...}.
     # Tabular tasks give tables of feature columns, TARGET and extras indexed by row id;
     # image tasks give Images.

@@ -1,4 +1,5 @@
-"""blobs: three Gaussian clusters in two dimensions (sklearn's make_blobs), 3 classes."""
+"""The blobs task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import Field
 from reprolab.core.files import atomic_path
 from reprolab.core.params import Seed, StrictModel
 from reprolab.data.tasks.base import TARGET, Task, read_csv
+
+ABOUT = """blobs: three Gaussian clusters in two dimensions (sklearn's make_blobs), 3 classes."""
 
 FILE = "blobs.csv"
 CENTERS = 3
@@ -44,6 +47,7 @@ def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 TASK = Task(
+    about=ABOUT,
     name="blobs",
     kind="multiclass",
     read=read,

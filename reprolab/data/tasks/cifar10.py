@@ -1,12 +1,5 @@
-"""cifar10: 32x32 colour images of 10 classes (Krizhevsky, 2009), the python batches.
-
-The archive is checked against the md5 that torchvision pins (no sha256 is
-published) and extracted safely: links, devices and paths outside the target
-folder are refused. The batches are pickles, and a batch may reach the pipeline
-by another way than a verified download (`dvc pull`, an edit in place): they are
-read by an unpickler that admits only what the canonical files hold (dicts,
-lists, strings, bytes, numbers and numpy arrays), so a crafted batch runs nothing.
-"""
+"""The cifar10 task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -18,6 +11,16 @@ from numpy._core import multiarray as np_multiarray
 
 from reprolab.core.errors import UserError
 from reprolab.data.tasks.base import Images, Source, Task
+
+ABOUT = """cifar10: 32x32 colour images of 10 classes (Krizhevsky, 2009), the python batches.
+
+The archive is checked against the md5 that torchvision pins (no sha256 is
+published) and extracted safely: links, devices and paths outside the target
+folder are refused. The batches are pickles, and a batch may reach the pipeline
+by another way than a verified download (`dvc pull`, an edit in place): they are
+read by an unpickler that admits only what the canonical files hold (dicts,
+lists, strings, bytes, numbers and numpy arrays), so a crafted batch runs nothing.
+"""
 
 SOURCE = Source(
     "cifar-10-python.tar.gz",
@@ -80,6 +83,7 @@ def read(raw_dir: Path) -> dict[str, Images]:
 
 
 TASK = Task(
+    about=ABOUT,
     name="cifar10",
     kind="multiclass",
     read=read,

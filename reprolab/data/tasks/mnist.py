@@ -1,8 +1,5 @@
-"""mnist: handwritten digits, 28x28 grey images, 10 classes (LeCun et al.).
-
-The IDX files are read strictly: magic number, dimensions and exact size are
-checked, so a corrupt or truncated file is an error naming it.
-"""
+"""The mnist task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -12,6 +9,12 @@ import numpy as np
 
 from reprolab.core.errors import UserError
 from reprolab.data.tasks.base import Images, Source, Task
+
+ABOUT = """mnist: handwritten digits, 28x28 grey images, 10 classes (LeCun et al.).
+
+The IDX files are read strictly: magic number, dimensions and exact size are
+checked, so a corrupt or truncated file is an error naming it.
+"""
 
 # torchvision's mirror (HTTPS); checksums and sizes are of the decompressed IDX content.
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",)
@@ -57,6 +60,7 @@ def read(raw_dir: Path) -> dict[str, Images]:
 
 
 TASK = Task(
+    about=ABOUT,
     name="mnist",
     kind="multiclass",
     read=read,

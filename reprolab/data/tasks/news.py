@@ -1,12 +1,5 @@
-"""news: UCI News Aggregator headlines in four categories, the classic exercise's five publishers.
-
-newsCorpora.csv (inside NewsAggregatorDataset.zip) is tab-separated with no header:
-ID, TITLE, URL, PUBLISHER, CATEGORY, STORY, HOSTNAME, TIMESTAMP. Only TITLE,
-PUBLISHER and CATEGORY are used; the others may be empty. Titles are read verbatim
-(they hold quotes, so no CSV quoting is applied). Nobody publishes a checksum of
-the archive: it is not pinned (a warning says so, and the sha256 seen is recorded),
-unless a user pins the copy they trust in `tasks.news.source.sha256`.
-"""
+"""The news task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -21,6 +14,16 @@ from pydantic import Field, model_validator
 from reprolab.core.errors import UserError
 from reprolab.core.params import FeatureParams, SplitParams, StrictModel
 from reprolab.data.tasks.base import TARGET, Source, Task
+
+ABOUT = """news: UCI News Aggregator headlines in four categories, the classic exercise's five publishers.
+
+newsCorpora.csv (inside NewsAggregatorDataset.zip) is tab-separated with no header:
+ID, TITLE, URL, PUBLISHER, CATEGORY, STORY, HOSTNAME, TIMESTAMP. Only TITLE,
+PUBLISHER and CATEGORY are used; the others may be empty. Titles are read verbatim
+(they hold quotes, so no CSV quoting is applied). Nobody publishes a checksum of
+the archive: it is not pinned (a warning says so, and the sha256 seen is recorded),
+unless a user pins the copy they trust in `tasks.news.source.sha256`.
+"""
 
 SOURCE = Source(
     "NewsAggregatorDataset.zip",
@@ -113,6 +116,7 @@ def select(rows: pd.DataFrame, split: NewsSplit) -> pd.DataFrame:
 
 
 TASK = Task(
+    about=ABOUT,
     name="news",
     kind="multiclass",
     read=read,

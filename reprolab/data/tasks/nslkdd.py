@@ -1,10 +1,5 @@
-"""nslkdd: NSL-KDD network connections, normal vs attack (Tavallaee et al., 2009).
-
-KDDTrain+ is split into train and validation; KDDTest+ is the test set. Each row
-holds 41 features, the attack name and a difficulty level (how many of 21
-learners classified the record correctly); "KDDTest-21" is the test rows of
-difficulty below 21.
-"""
+"""The nslkdd task: where its data comes from, how it is read and split (what the data is: ABOUT,
+which the model card shows)."""
 
 from __future__ import annotations
 
@@ -14,6 +9,14 @@ import numpy as np
 import pandas as pd
 
 from reprolab.data.tasks.base import TARGET, Source, Task, read_csv
+
+ABOUT = """nslkdd: NSL-KDD network connections, normal vs attack (Tavallaee et al., 2009).
+
+KDDTrain+ is split into train and validation; KDDTest+ is the test set. Each row
+holds 41 features, the attack name and a difficulty level (how many of 21
+learners classified the record correctly); "KDDTest-21" is the test rows of
+difficulty below 21.
+"""
 
 # The official release (UNB CIC) sits behind a form; these public copies hold the same bytes.
 _COPIES = (
@@ -79,6 +82,7 @@ def report(
 
 
 TASK = Task(
+    about=ABOUT,
     name="nslkdd",
     kind="binary",
     read=read,

@@ -29,6 +29,7 @@ from typing import Any
 from reprolab.core.errors import UserError
 
 FOLDER = Path(__file__).parent
+IMPORTS_BY_NAME = "reprolab.learning.models.{model_file}"  # for the plan (reprolab/plan.py)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def build(config: dict[str, Any]) -> Any:
     from reprolab.learning.models.layers import finish
 
     e = entry(config["name"])
-    builder = getattr(importlib.import_module(f"{__name__}.{e.module}"), e.name)
+    builder = getattr(importlib.import_module(IMPORTS_BY_NAME.format(model_file=e.module)), e.name)
     options = {key: config[key] for key in ("n_in", "n_out", *e.keys, *e.features) if key in config}
     return finish(builder(**options), config, convolutional=e.inputs == "image")
 
@@ -104,7 +105,7 @@ def start(config: dict[str, Any], model: Any, x: Any, folder: Path | None) -> No
     """What a new model learns before training from the training inputs `x` (or the features
     folder): nothing for most models."""
     e = entry(config["name"])
-    module = importlib.import_module(f"{__name__}.{e.module}")
+    module = importlib.import_module(IMPORTS_BY_NAME.format(model_file=e.module))
     if hasattr(module, "start"):
         module.start(e.name, model, x, folder)
 
