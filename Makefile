@@ -13,7 +13,7 @@ ifdef STORAGE  # the study database of a search or seed run (docs/many-machines.
 export REPROLAB_STORAGE := $(STORAGE)
 endif
 
-.PHONY: help repro push test bench report compare seeds search results times lint clean-checkpoints clean
+.PHONY: help repro plan push test quick bench report compare seeds search results times lint clean-checkpoints clean
 .DEFAULT_GOAL := help
 BASE ?= main
 COMPARE_DROP := ^(data|models|dvclive)/|^params.yaml$$|^(Created|Executor)$$
@@ -34,13 +34,20 @@ $(VENV)/.installed: requirements.txt constraints.txt
 repro: $(SETUP)  ## create .venv if needed, then run the pipeline (dvc repro)
 	dvc repro
 
+plan: $(SETUP)  ## which stages an edit will re-run, and why (before anything runs; dvc status names only the plan stage)
+	python -m reprolab.plan
+
 push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
 	python -m reprolab.experiments.sharing
 
 test: $(SETUP)  ## the test suite (offline; 13 to 20 minutes on 2 cores, see docs/testing.md)
 	python -m pytest
 
-bench: $(SETUP)  ## timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost; cifar10's accuracy against its training time
+quick: $(SETUP)  ## the tests not marked end-to-end: the edit loop's check (see docs/testing.md)
+	python -m pytest -m "not e2e"
+
+bench: $(SETUP)  ## each stage's start-up against main's and a bare import of torch; timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost; cifar10's accuracy against its training time
+	python -m bench.startup
 	python -m bench.trainer
 	python -m bench.images
 	python -m bench.predict

@@ -35,8 +35,8 @@ def run(epochs: int) -> tuple[float, float]:
     cfg = checked.train_for(TASK).model_copy(update={"epochs": epochs})
     model_params, features = checked.task(TASK).model.model_dump(), paths.features(TASK)
     reads = models.entry(model_params["name"]).reads
-    train, _ = load_split(features / "train.pt", reads)
-    val, _ = load_split(features / "val.pt", reads)
+    train, _ = load_split(features / "train.npz", reads)
+    val, _ = load_split(features / "val.npz", reads)
     generator = seed_everything(checked.seed)
     start = time.perf_counter()
     _, model = models.from_features(model_params, read_json(features / "meta.json"), train.x, features)

@@ -168,10 +168,11 @@ def changes(old: dict | None, new: dict) -> list[str]:
     """What differs between a stage's plans: settings and modules, by name."""
     if old is None:
         return ["no plan yet"]
-    said = [f"setting {key}" for key in sorted(set(old["settings"]) | set(new["settings"]))
-            if old["settings"].get(key) != new["settings"].get(key)]  # fmt: skip
-    said += [path for path in sorted(set(old["code"]) | set(new["code"])) if old["code"].get(path) != new["code"].get(path)]
-    return said
+    differ = {
+        part: [key for key in sorted(set(old[part]) | set(new[part])) if old[part].get(key) != new[part].get(key)]
+        for part in ("settings", "code")
+    }
+    return [f"setting {key}" for key in differ["settings"]] + differ["code"]
 
 
 def _read(path: Path) -> dict | None:

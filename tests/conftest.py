@@ -19,7 +19,7 @@ import yaml
 from filelock import FileLock
 
 from reprolab import plan
-from reprolab.core import params, paths
+from reprolab.core import params
 from reprolab.core.files import digest_of, sha256_of
 from reprolab.data import sources, tasks
 from tests.helpers import fixtures

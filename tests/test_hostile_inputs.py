@@ -318,7 +318,7 @@ def limited_stage(workdir: Path, stage: str, task: str, size: int) -> subprocess
 
 
 def test_a_file_size_limit_while_downloading_is_one_line(workdir, mirror_dir):
-    run_stages("nslkdd")  # the params stage's files
+    run_stages("nslkdd")  # the plan stage's files
     result = limited_stage(workdir, "download", "nslkdd", 4096)
     assert result.returncode == 1
     assert (
@@ -331,7 +331,7 @@ def test_a_file_size_limit_while_downloading_is_one_line(workdir, mirror_dir):
 @pytest.mark.parametrize(
     ("stage", "size", "said"),
     [
-        ("featurize", 2_000, r"data/features/nslkdd/train.pt: not written \(file too large: the file-size limit "
+        ("featurize", 2_000, r"data/features/nslkdd/train.npz: not written \(file too large: the file-size limit "
          r"\(ulimit -f\) is 2,000 bytes\)"),
         ("train", 65_536, r"checkpoints/nslkdd.pt: not written \(file too large: the file-size limit \(ulimit -f\) "
          r"is 65,536 bytes\)"),

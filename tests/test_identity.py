@@ -41,9 +41,7 @@ SAME = {  # edits that change nothing a module does
     "blank lines": BASE.replace("\n\n\n", "\n\n\n\n\n").replace("import math\n", "import math\n\n"),
     "indentation": BASE.replace("    return", "        return").replace('    """Move', '        """Move'),
     "spaces": BASE.replace("x + RATE * (y - x)", "x+RATE*(y-x)"),
-    "line breaks": BASE.replace("(y - x)", "(y -\n              x)").replace(
-        "return {", "return \\\n        {"
-    ),
+    "line breaks": BASE.replace("(y - x)", "(y -\n              x)").replace("return {", "return \\\n        {"),
     "quotes": BASE.replace('{"a": 1, "b": [1, 2]}', "{'a': 1, 'b': [1, 2]}"),
     "split strings": BASE.replace('{"a": 1', '{"" "a": 1'),
     "numbers": BASE.replace("0.5", "0.50").replace("[1, 2]", "[1, 0x2]"),
@@ -59,7 +57,7 @@ DIFFERENT = {  # edits that may change what it does
     "a type": BASE.replace("0.5", "1"),
     "an f-string": BASE.replace(":.2f", ":.3f"),
     "a statement": BASE.replace("    return x", "    x = abs(x)\n    return x"),
-    "parentheses (counted: an extra run, never a stale one)": BASE.replace("x + RATE * (y - x)", "(x + RATE * (y - x))"),
+    "parentheses (an extra run, never a stale one)": BASE.replace("x + RATE * (y - x)", "(x + RATE * (y - x))"),
     "nesting": BASE.replace("    return {", "    if items:\n        pass\n    return {"),
     "a bare f-string (it runs)": BASE.replace('"""Move x towards y."""', 'f"{print(x)}"'),
 }

@@ -218,7 +218,7 @@ def test_make_times_writes_the_stage_time_table_from_the_runs_log(tmp_path):
     assert rows["| nslkdd"] == "| nslkdd | - | - | - | 50.5 | - | - | 50.5 |"  # the latest run of a stage
     assert rows["| blobs"] == "| blobs | - | - | - | - | - | - | 0.0 |"
     assert "All 2 stages: 50.6 s (0.8 min) of their own clocks, the last" in table
-    assert "finished 2026-12-02 10:00 UTC (`params`: 0.1 s)." in table
+    assert "finished 2026-12-02 10:00 UTC (`plan`: 0.1 s)." in table
     assert "On Some CPU (offers avx512), AVX2 kernels (portable), 2 CPUs." in table
     page = f"intro\n{timings.MARKERS[0]}\nold\n{timings.MARKERS[1]}\nrest\n"
     assert timings.updated(page, runs) == f"intro\n{timings.MARKERS[0]}\n{table}\n{timings.MARKERS[1]}\nrest\n"

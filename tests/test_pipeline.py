@@ -120,6 +120,9 @@ def test_each_stage_loaded_only_code_its_plan_names(repo, baseline):
     logs = {path.stem: set(path.read_text().split()) for path in (baseline / "imports").glob("*.txt")}
     assert set(logs) == ALL_STAGES
     assert unplanned(repo, baseline / "imports") == []
+    assert {stage for stage, loaded in logs.items() if "module:torch" in loaded} == {
+        f"{s}@{t}" for s in ("train", "evaluate") for t in TASKS
+    }  # the stages that neither train nor evaluate load no torch
     for stage, loaded in logs.items():
         name = stage.partition("@")[2]
         if name:  # the registry loaded this task's module, and no other task's

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from reprolab.core import paths
+from reprolab.core.files import load_arrays
 from reprolab.data import sources
 from reprolab.data.tasks import NAMES
 from stages.download import download
@@ -41,8 +42,8 @@ def test_featurize_fits_on_training_rows_only(workdir):
     assert "num_outbound_cmds" not in meta["feature_names"]  # in features.drop
     assert "service=telnet" not in meta["feature_names"]  # only in the test file
     assert meta["split_metrics"]["test"]["unseen_categories"]["service"] > 0
-    test = torch.load(paths.features("nslkdd") / "test.pt", weights_only=True)
-    assert test["x"].shape == (meta["rows"]["test"], meta["n_features"]) and test["x"].dtype == torch.float32
+    test = load_arrays(paths.features("nslkdd") / "test.npz", "featurize@nslkdd")
+    assert test["x"].shape == (meta["rows"]["test"], meta["n_features"]) and test["x"].dtype == np.float32
 
 
 def test_features_can_be_dropped_by_params(workdir):
@@ -158,7 +159,7 @@ def test_two_data_parallel_processes_match_one(workdir):
         data = yaml.safe_load((workdir / "params.yaml").read_text())
         data["tasks"]["blobs"]["train"].update(processes=processes, epochs=30)
         (workdir / "params.yaml").write_text(yaml.safe_dump(data))
-        run_stages("blobs")  # rewrites the effective train settings, as the params stage does
+        run_stages("blobs")  # rewrites the plans (the train settings among them), as the plan stage does
         result = subprocess.run(
             [sys.executable, "-m", "stages.train", "blobs"],
             cwd=workdir, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=300,
@@ -214,7 +215,7 @@ def stage_process(workdir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    ("path", "stage"), [("models/blobs.pt", "train@blobs"), ("data/features/blobs/val.pt", "featurize@blobs")]
+    ("path", "stage"), [("models/blobs.pt", "train@blobs"), ("data/features/blobs/val.npz", "featurize@blobs")]
 )
 def test_a_corrupt_model_or_features_file_is_one_line_naming_its_stage(workdir, path, stage):
     run_stages("blobs", download, split, featurize, train)

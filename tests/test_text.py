@@ -6,13 +6,22 @@ import json
 
 import numpy as np
 import pytest
-import torch
 import yaml
 
 from reprolab.core import params, paths
 from reprolab.core.errors import UserError
-from reprolab.core.files import save_tensors, sha256_of
-from reprolab.data.features.text import Hashing, TextEncoder, Vectors, encode, tokenize, train_word2vec
+from reprolab.core.files import sha256_of
+from reprolab.data.features.text import (
+    ENCODER_FILE,
+    Hashing,
+    TextEncoder,
+    Vectors,
+    encode,
+    load_encoder,
+    save_encoder,
+    tokenize,
+    train_word2vec,
+)
 from reprolab.data.tasks import news
 from reprolab.data.tasks.base import TARGET
 from stages.evaluate import evaluate
@@ -109,7 +118,7 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     from stages.split import split
 
     run_stages("news", download, split, featurize, train, evaluate, publish)
-    encoder = torch.load(paths.features("news") / "encoder.pt", weights_only=True)
+    encoder = load_encoder(paths.features("news") / ENCODER_FILE, "featurize@news")
     vocab = encoder["vocab"]
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
     assert encoder["vectors"].shape == (len(vocab), 6)
@@ -170,8 +179,8 @@ def test_the_text_encoder_kept_in_a_model_file_encodes_as_when_fit(tmp_path):
     training = ["Fed rates", "Apple", "fed apple rates"]
     vectors = Vectors(["fed", "rates", "apple"], np.arange(12, dtype=np.float32).reshape(3, 4))
     encoder = TextEncoder(True, vectors, Hashing(2, (2, 3), 101)).standardized(training)
-    save_tensors(tmp_path / "encoder.pt", encoder.to_dict())
-    again = TextEncoder.from_dict(torch.load(tmp_path / "encoder.pt", weights_only=True))
+    save_encoder(encoder, tmp_path / ENCODER_FILE)
+    again = TextEncoder.from_dict(load_encoder(tmp_path / ENCODER_FILE, "featurize@news"))
     titles = ["Fed: rates up", "Apple", "nothing known"]
     (fit, stats), (read, _) = encoder.encode(titles), again.encode(titles)
     for key in ("x", "tokens", "ngrams"):

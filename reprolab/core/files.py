@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,6 +148,34 @@ def load_tensors(path: str | Path, written_by: str) -> Any:
         raise UserError(
             f"{path}: unreadable ({type(err).__name__}); run again the stage that writes it: {written_by}"
         ) from None
+
+
+def load_arrays(path: str | Path, written_by: str) -> dict[str, Any]:
+    """Numpy arrays saved by save_arrays (a features split), {name: array}; nothing unpickled."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return {name: saved[name] for name in saved.files}
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run: dvc repro {written_by})") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise UserError(
+            f"{path}: unreadable ({type(err).__name__}); run again the stage that writes it: {written_by}"
+        ) from None
+
+
+def save_arrays(path: str | Path, arrays: dict[str, Any]) -> None:
+    """Numpy arrays as an .npz file whose bytes depend on the arrays alone (numpy's own
+    savez stamps the time of writing), whole or not at all."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.create_system = 3  # as written on any system
+            with archive.open(entry, "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asarray(array), allow_pickle=False)
 
 
 def save_tensors(path: str | Path, data: Any) -> None:

@@ -2,7 +2,7 @@
 
 An unknown key (a typo, or one added with `dvc exp run -S +key=...`), a wrong
 type or an out-of-range value ends in one line naming the key and the reason.
-The `params` stage checks the whole file; a task's own stages check the global
+The `plan` stage checks the whole file; a task's own stages check the global
 keys and that task's block (so that they load no other task's module).
 """
 
@@ -196,7 +196,7 @@ def validate(
     models: Mapping[str, Any] | None = None,
 ) -> Params:
     """models: the registry's entries, where the model blocks are to be checked against them
-    (the params stage, train, evaluate, predict); the other stages leave the model be, so
+    (the plan stage, train, evaluate, predict); the other stages leave the model be, so
     that they depend on no model's code."""
     try:
         params = _schema(tasks, complete).model_validate(data)

@@ -63,7 +63,7 @@ def score(task: Task, model: torch.nn.Module, config: dict, meta: dict) -> Score
     splits = [s for s in paths.SPLITS if s in meta["rows"]]
     results: dict = {}
     for split in splits:
-        data, ids = load_split(paths.features(task.name) / f"{split}.pt", entry(config["name"]).reads)
+        data, ids = load_split(paths.features(task.name) / f"{split}.npz", entry(config["name"]).reads)
         out = outputs(model, data.x, task.kind)
         y = data.y.numpy()
         pred, found_score = (t.numpy() for t in decide(out, task.kind, config["threshold"]))

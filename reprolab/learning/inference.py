@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from reprolab.core.files import load_tensors
+from reprolab.core.files import load_arrays
 
 LOSSES: dict[str, Callable[[], nn.Module]] = {
     "binary": nn.BCEWithLogitsLoss,
@@ -69,7 +69,7 @@ def outputs(model: nn.Module, x: Tensor, kind: str) -> Tensor:
 
 
 def load_split(path: Path, key: str = "x") -> tuple[Split, Tensor]:
-    """A split written by the featurize stage (data/features/TASK/SPLIT.pt): (inputs `key`
+    """A split written by the featurize stage (data/features/TASK/SPLIT.npz): (inputs `key`
     and targets, row ids)."""
-    tensors = load_tensors(path, f"featurize@{Path(path).parent.name}")
-    return Split(tensors[key], tensors["y"]), tensors["id"]
+    arrays = load_arrays(path, f"featurize@{Path(path).parent.name}")
+    return Split(torch.from_numpy(arrays[key]), torch.from_numpy(arrays["y"])), torch.from_numpy(arrays["id"])

@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from reprolab.core.errors import UserError
 from reprolab.core.files import load_tensors, save_tensors
+from reprolab.data.features import text
 from reprolab.data.tasks.base import Task
 from reprolab.learning.models import build
 
@@ -24,7 +26,8 @@ def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Pat
     if task.modality == "table":  # the table's encoder, fit by featurize (reprolab/data/features/table.py)
         preprocess["encoder"] = meta["encoder"]
     elif task.modality == "text":  # the text's (reprolab/data/features/text.py)
-        preprocess["encoder"] = load_tensors(features / "encoder.pt", f"featurize@{task.name}")
+        encoder = text.load_encoder(features / text.ENCODER_FILE, f"featurize@{task.name}")
+        preprocess["encoder"] = {key: torch.from_numpy(v) if key == "vectors" else v for key, v in encoder.items()}
     else:
         preprocess["image_shape"] = list(task.image_shape or ())
     return {

@@ -8,10 +8,9 @@ from __future__ import annotations
 import importlib
 
 import numpy as np
-import torch
 
 from reprolab.core import paths
-from reprolab.core.files import atomic_path, save_tensors, write_json
+from reprolab.core.files import atomic_path, save_arrays, write_json
 from reprolab.core.params import Params
 from reprolab.data.tasks.base import Task
 
@@ -25,7 +24,7 @@ def divisor(std: np.ndarray) -> np.ndarray:
 
 def featurize(task: Task, params: Params) -> None:
     modality = importlib.import_module(IMPORTS_BY_NAME.format(modality=task.modality))
-    target_dtype = torch.long if task.kind == "multiclass" else torch.float32
+    target_dtype = np.int64 if task.kind == "multiclass" else np.float32
     with atomic_path(paths.features(task.name)) as out:
         out.mkdir()
         arrays, meta = modality.featurize(task, params.task(task.name).features, params.seed, out)
@@ -36,7 +35,5 @@ def featurize(task: Task, params: Params) -> None:
             "rows": {split: len(a["y"]) for split, a in arrays.items()},
         }
         for split, a in arrays.items():
-            tensors = {key: torch.from_numpy(np.array(value)) for key, value in a.items()}  # copies: writable
-            tensors["y"] = tensors["y"].to(target_dtype)
-            save_tensors(out / f"{split}.pt", tensors)
+            save_arrays(out / f"{split}.npz", {**a, "y": np.asarray(a["y"]).astype(target_dtype)})
         write_json(out / "meta.json", meta)

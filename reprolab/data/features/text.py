@@ -5,6 +5,7 @@ hashed word and character n-gram ids (fastText's features) for the `fasttext` mo
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 import zlib
 from collections.abc import Iterable
@@ -12,10 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from reprolab.core.errors import UserError
-from reprolab.core.files import save_tensors, sha256_of
+from reprolab.core.files import load_arrays, save_arrays, sha256_of
 from reprolab.data.features import divisor
 from reprolab.data.splitting import present_splits, read_split
 from reprolab.data.tasks.base import TARGET, Task
@@ -155,11 +155,11 @@ class TextEncoder:
         return replace(self, mean=means.mean(axis=0), std=divisor(means.std(axis=0)).astype(np.float32))
 
     def to_dict(self) -> dict:
-        """Plain types and tensors, as the model file holds them (weights_only)."""
+        """Plain types and the vectors' array (the model file holds them, the array as a tensor)."""
         return {
             "lowercase": self.lowercase,
             "vocab": list(self.vectors.words),
-            "vectors": torch.from_numpy(self.vectors.vectors),
+            "vectors": self.vectors.vectors,
             "hashing": {
                 "ngrams": self.hashing.ngrams,
                 "chars": list(self.hashing.chars),
@@ -180,7 +180,19 @@ class TextEncoder:
         )  # fmt: skip
 
 
-ENCODER_FILE = "encoder.pt"  # in the features folder: the fit TextEncoder, as a dict
+ENCODER_FILE = "encoder.npz"  # in the features folder: the fit TextEncoder's dict (to_dict)
+
+
+def save_encoder(encoder: TextEncoder, path: Path) -> None:
+    """The vectors as an array, the rest as JSON beside them."""
+    d = encoder.to_dict()
+    save_arrays(path, {"vectors": d["vectors"], "settings": np.array(json.dumps({**d, "vectors": None}))})
+
+
+def load_encoder(path: Path, written_by: str) -> dict:
+    """The dict that save_encoder saved (to_dict's, in its order)."""
+    saved = load_arrays(path, written_by)
+    return {**json.loads(saved["settings"].item()), "vectors": saved["vectors"]}
 
 
 def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
@@ -204,7 +216,7 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
     for split, frame in rows.items():
         arrays[split], stats[split] = encoder.encode(titles[split])
         arrays[split] |= {"y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
-    save_tensors(out / ENCODER_FILE, encoder.to_dict())
+    save_encoder(encoder, out / ENCODER_FILE)
     meta = {
         "n_features": vectors.vectors.shape[1],
         "vocab_size": len(vectors.words),
