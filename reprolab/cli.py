@@ -45,7 +45,7 @@ def guarded(where: str, work: Callable[[], None]) -> None:
     except OSError as err:
         print(f"error: {where}: {os_error(err)}", file=sys.stderr)
         sys.exit(1)
-    except sqlite3.Error as err:  # a database of DVC's (DVCLive opens one) on a full disk or under a size limit
+    except sqlite3.Error as err:  # a study's database (a search, seeds) on a full disk or under a size limit
         print(f"error: {where}: a database could not be used ({err}; {unwritten(Path.cwd(), err)})", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

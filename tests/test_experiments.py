@@ -200,4 +200,4 @@ def test_an_unknown_key_stops_the_run(repo):
     the next `dvc exp run --queue` brings those files back into the workspace (seen here)."""
     result = sh(repo, "dvc", "exp", "run", "-S", "+train.lrr=0.5", ok=False)
     assert result.returncode != 0
-    assert "error: params: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout
+    assert "error: plan: params.yaml: train.lrr: unknown key" in result.stderr + result.stdout

@@ -331,8 +331,7 @@ def test_a_file_size_limit_while_downloading_is_one_line(workdir, mirror_dir):
 @pytest.mark.parametrize(
     ("stage", "size", "said"),
     [
-        ("featurize", 2_000, r"data/features/nslkdd/train.npz: not written \(file too large: the file-size limit "
-         r"\(ulimit -f\) is 2,000 bytes\)"),
+        ("featurize", 2_000, r"data/features/nslkdd/train.npz: file too large"),
         ("train", 65_536, r"checkpoints/nslkdd.pt: not written \(file too large: the file-size limit \(ulimit -f\) "
          r"is 65,536 bytes\)"),
         ("evaluate", 2_000, r"data/evaluation/nslkdd: file too large"),
@@ -351,14 +350,31 @@ def test_a_file_size_limit_in_any_stage_is_one_line_naming_what_was_written(work
         assert listing(workdir / "checkpoints") == [] and not paths.model("nslkdd").exists()
 
 
-def test_a_file_size_limit_on_dvcs_database_is_one_line(workdir):
-    run_stages("nslkdd", download, split, featurize)
-    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=workdir, check=True, env=os.environ | {"PATH": PATH})
-    result = limited_stage(workdir, "train", "nslkdd", 61_440)  # DVCLive opens the repository: its state database
-    assert result.stderr.splitlines()[-1] == (
-        "error: train@nslkdd: a database could not be used (disk I/O error; file too large: the file-size limit "
+def test_a_file_size_limit_on_a_database_is_one_line(workdir):
+    """A search's or a seed run's study database (sqlite) under a file-size limit."""
+    sql = "create table t(x); insert into t values (zeroblob(99999))"
+    work = f"lambda: sqlite3.connect('studies.db').executescript('{sql}')"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sqlite3\nfrom reprolab.cli import guarded\nguarded('seeds', {work})"],
+        cwd=workdir, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (61_440, 61_440)),
+    )  # fmt: skip
+    assert result.stderr.splitlines() == [
+        "error: seeds: a database could not be used (disk I/O error; file too large: the file-size limit "
         "(ulimit -f) is 61,440 bytes)"
-    )
+    ]
+
+
+def test_the_train_stage_opens_no_dvc_repository(workdir):
+    """DVCLive inside a stage opens no DVC repository (its databases, 0.3 s), even in one."""
+    run_stages("blobs", download, split, featurize)
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=workdir, check=True, env=os.environ | {"PATH": PATH})
+    code = "import runpy, sys\nsys.argv = ['train', 'blobs']\nrunpy.run_module('stages.train', run_name='__main__')\n"
+    code += "print(sorted(m for m in sys.modules if m.startswith('dvc.repo')))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True,
+                            env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]" and paths.model("blobs").is_file()
 
 
 def read_only(folder: Path, command: list[str], cwd: Path) -> subprocess.CompletedProcess:

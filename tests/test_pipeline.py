@@ -152,6 +152,17 @@ def test_a_comment_in_every_module_reruns_only_the_plan(repo):
     assert sh(repo, "dvc", "status", "--json").stdout.strip() == "{}"
 
 
+def test_a_plan_edited_by_hand_is_rewritten_and_said_so(repo):
+    plan = repo / "data/plan/train@blobs.json"
+    committed = plan.read_text()
+    plan.write_text(committed.replace('"lr": ', '"lr": 1', 1))
+    result = sh(repo, "dvc", "repro")
+    assert ran(result) == {"plan"} and plan.read_text() == committed
+    said = "data/plan/train@blobs.json: edited by hand; rewritten as the code and params.yaml give it"
+    assert said in result.stdout + result.stderr
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""
+
+
 def test_an_edit_reruns_exactly_the_stages_whose_code_it_touches(repo):
     edited = ("reprolab/data/tasks/news.py", "reprolab/learning/loop.py", "reprolab/evaluation/figures.py")
     for path in edited:
