@@ -63,6 +63,12 @@ def test_each_plan_names_the_code_its_stage_runs_for_its_task():
             assert own | {"stages/__init__.py", "reprolab/cli.py"} <= runs
             assert not {f"reprolab/data/tasks/{n}.py" for n in tasks.NAMES if n != name} & runs  # no other task's
         assert not {p for p in code[f"train@{name}"] if p.startswith("reprolab/evaluation/")}
+        assert not {
+            p for p in code[f"train@{name}"] if p.startswith(("reprolab/data/features/", "reprolab/data/split"))
+        }
+        assert not {
+            p for p in code[f"evaluate@{name}"] if p.startswith("reprolab/data/features/")
+        }  # reads their output
         assert "reprolab/learning/loop.py" not in code[f"evaluate@{name}"]  # evaluate runs no training code
         assert "reprolab/evaluation/figures.py" in code[f"evaluate@{name}"]
     assert {p for p in code["featurize@mnist"] if p.startswith("reprolab/data/features/")} == {

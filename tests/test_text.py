@@ -17,13 +17,13 @@ from reprolab.data.features.text import (
     TextEncoder,
     Vectors,
     encode,
-    load_encoder,
     save_encoder,
     tokenize,
     train_word2vec,
 )
 from reprolab.data.tasks import news
 from reprolab.data.tasks.base import TARGET
+from reprolab.learning.model_file import text_encoder
 from stages.evaluate import evaluate
 from stages.featurize import featurize
 from stages.publish import publish
@@ -118,7 +118,7 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     from stages.split import split
 
     run_stages("news", download, split, featurize, train, evaluate, publish)
-    encoder = load_encoder(paths.features("news") / ENCODER_FILE, "featurize@news")
+    encoder = text_encoder(paths.features("news") / ENCODER_FILE, "featurize@news")
     vocab = encoder["vocab"]
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
     assert encoder["vectors"].shape == (len(vocab), 6)
@@ -180,7 +180,7 @@ def test_the_text_encoder_kept_in_a_model_file_encodes_as_when_fit(tmp_path):
     vectors = Vectors(["fed", "rates", "apple"], np.arange(12, dtype=np.float32).reshape(3, 4))
     encoder = TextEncoder(True, vectors, Hashing(2, (2, 3), 101)).standardized(training)
     save_encoder(encoder, tmp_path / ENCODER_FILE)
-    again = TextEncoder.from_dict(load_encoder(tmp_path / ENCODER_FILE, "featurize@news"))
+    again = TextEncoder.from_dict(text_encoder(tmp_path / ENCODER_FILE, "featurize@news"))
     titles = ["Fed: rates up", "Apple", "nothing known"]
     (fit, stats), (read, _) = encoder.encode(titles), again.encode(titles)
     for key in ("x", "tokens", "ngrams"):

@@ -5,6 +5,7 @@ needed to use it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,18 @@ import torch
 from torch import nn
 
 from reprolab.core.errors import UserError
-from reprolab.core.files import load_tensors, save_tensors
-from reprolab.data.features import text
+from reprolab.core.files import load_arrays, load_tensors, save_tensors
 from reprolab.data.tasks.base import Task
 from reprolab.learning.models import build
 
 FORMAT = 3  # 1: {"config", "kind", "state_dict"}, preprocessing left in data/features/; 2: text unencoded
+
+
+def text_encoder(path: Path, written_by: str) -> dict[str, Any]:
+    """The text encoder's dict (TextEncoder.to_dict) from the file featurize saved it to
+    (reprolab/data/features/text.py: save_encoder), its vectors a tensor."""
+    saved = load_arrays(path, written_by)
+    return json.loads(saved["settings"].item()) | {"vectors": torch.from_numpy(saved["vectors"])}
 
 
 def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Path) -> dict[str, Any]:
@@ -26,8 +33,7 @@ def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Pat
     if task.modality == "table":  # the table's encoder, fit by featurize (reprolab/data/features/table.py)
         preprocess["encoder"] = meta["encoder"]
     elif task.modality == "text":  # the text's (reprolab/data/features/text.py)
-        encoder = text.load_encoder(features / text.ENCODER_FILE, f"featurize@{task.name}")
-        preprocess["encoder"] = {key: torch.from_numpy(v) if key == "vectors" else v for key, v in encoder.items()}
+        preprocess["encoder"] = text_encoder(features / "encoder.npz", f"featurize@{task.name}")
     else:
         preprocess["image_shape"] = list(task.image_shape or ())
     return {

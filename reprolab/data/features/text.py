@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from reprolab.core.errors import UserError
-from reprolab.core.files import load_arrays, save_arrays, sha256_of
+from reprolab.core.files import save_arrays, sha256_of
 from reprolab.data.features import divisor
 from reprolab.data.splitting import present_splits, read_split
 from reprolab.data.tasks.base import TARGET, Task
@@ -184,15 +184,10 @@ ENCODER_FILE = "encoder.npz"  # in the features folder: the fit TextEncoder's di
 
 
 def save_encoder(encoder: TextEncoder, path: Path) -> None:
-    """The vectors as an array, the rest as JSON beside them."""
+    """The vectors as an array, the rest as JSON beside them, in to_dict's order (the train
+    stage reads it back: reprolab/learning/model_file.py, text_encoder)."""
     d = encoder.to_dict()
     save_arrays(path, {"vectors": d["vectors"], "settings": np.array(json.dumps({**d, "vectors": None}))})
-
-
-def load_encoder(path: Path, written_by: str) -> dict:
-    """The dict that save_encoder saved (to_dict's, in its order)."""
-    saved = load_arrays(path, written_by)
-    return {**json.loads(saved["settings"].item()), "vectors": saved["vectors"]}
 
 
 def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
