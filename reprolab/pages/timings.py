@@ -42,7 +42,9 @@ def _machine(facts: dict) -> str:
 
 def table(runs: dict[str, dict]) -> str:
     """Seconds, a row per task and a column per stage, each stage's latest run; the params
-    check and the total below."""
+    check and the total below. Stages no longer in the pipeline (a log outlives them) are left out."""
+    ours = {"plan"} | {f"{kind}@{task}" for kind in KINDS for task in NAMES}
+    runs = {stage: run for stage, run in runs.items() if stage in ours}
     machines = sorted({_machine(run["machine"]) for run in runs.values() if "torch" in run["machine"]})
     lines = [f"| task | {' | '.join(KINDS)} | task total |", "|---|" + "---:|" * (len(KINDS) + 1)]
     for task in NAMES:
