@@ -164,15 +164,25 @@ def render(plan: dict) -> str:
     return json.dumps(plan, indent=2, sort_keys=True) + "\n"
 
 
+def _flat(values: dict, prefix: str = "") -> dict[str, Any]:
+    """{dotted key: value} of nested settings (a list stays one value)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def changes(old: dict | None, new: dict) -> list[str]:
-    """What differs between a stage's plans: settings and modules, by name."""
+    """What differs between a stage's plans: settings (by dotted key) and modules, by name."""
     if old is None:
         return ["no plan yet"]
-    differ = {
-        part: [key for key in sorted(set(old[part]) | set(new[part])) if old[part].get(key) != new[part].get(key)]
-        for part in ("settings", "code")
-    }
-    return [f"setting {key}" for key in differ["settings"]] + differ["code"]
+    before, after = _flat(old["settings"]), _flat(new["settings"])
+    said = [f"setting {key}" for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    code = sorted(set(old["code"]) | set(new["code"]))
+    return said + [path for path in code if old["code"].get(path) != new["code"].get(path)]
 
 
 def _read(path: Path) -> dict | None:

@@ -227,3 +227,12 @@ def test_the_packages_import_one_way():
                 if other in order and order.index(other) > order.index(own):
                     upward.append(f"{path.relative_to(ROOT)} imports {node.module}")
     assert upward == []
+
+
+def test_what_changed_in_a_plan_is_named_by_setting_and_module():
+    old = plan.plans(checked())["train@news"]
+    new = json.loads(json.dumps(old))
+    new["settings"]["train"]["lr"] *= 2
+    new["code"]["reprolab/learning/loop.py"] = "0" * 32
+    assert plan.changes(old, new) == ["setting train.lr", "reprolab/learning/loop.py"]
+    assert plan.changes(None, new) == ["no plan yet"] and plan.changes(old, old) == []
