@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from reprolab.cli import guarded
-from reprolab.core import identity, paths
+from reprolab.core import identity, params, paths
 from reprolab.core.errors import UserError
+from reprolab.core.files import atomic_path
 from reprolab.core.params import Params
 from reprolab.data import tasks
 from reprolab.learning import models
@@ -214,38 +215,39 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
+def checked_params() -> Params:
+    """The whole of params.yaml, checked (every task's block, against the model registry)."""
+    return params.load(tasks.every(), complete=True, models=models.entries())
+
+
 def write(checked: Params) -> None:
     """The plan stage's work: every plan file, and a line for each one that changed."""
-    from reprolab.core.files import atomic_path
-
     new = plans(checked)
+    texts = {address: render(plan) for address, plan in new.items()}
     last = recorded()
     folder = paths.plan("train", tasks.NAMES[0]).parent
-    for address, plan in new.items():
-        text, old = render(plan), folder / f"{address}.json"
+    for address, text in texts.items():
+        old = folder / f"{address}.json"
         before = old.read_text() if old.is_file() else None
-        if before == text:
+        if before is None or before == text:
             continue
-        if before is not None and md5(text) == last.get(address):
+        if md5(text) == last.get(address):
             print(f"{old}: edited by hand; rewritten as the code and params.yaml give it", file=sys.stderr)
-        elif before is not None:
-            print(f"{old}: {', '.join(changes(_read(old), plan))}", file=sys.stderr)
+        else:
+            print(f"{old}: {', '.join(changes(_read(old), new[address]))}", file=sys.stderr)
     with atomic_path(folder) as tmp:
         tmp.mkdir()
-        for address, plan in new.items():
-            (tmp / f"{address}.json").write_text(render(plan))
+        for address, text in texts.items():
+            (tmp / f"{address}.json").write_text(text)
 
 
 def main() -> None:
     """Which stages an edit will re-run: each stage whose plan differs from the one its last
     run recorded in dvc.lock, with what changed (settings, modules)."""
-    from reprolab.core import params as params_module
-
     argparse.ArgumentParser(prog="python -m reprolab.plan", description=main.__doc__).parse_args()
-    checked = params_module.load(tasks.every(), complete=True, models=models.entries())
     last = recorded()
     rerun = []
-    for address, plan in plans(checked).items():
+    for address, plan in plans(checked_params()).items():
         if last.get(address) == md5(render(plan)):
             continue
         rerun.append(address)

@@ -14,13 +14,10 @@ import argparse
 
 from reprolab import plan
 from reprolab.cli import guarded, logged
-from reprolab.core import params
-from reprolab.data import tasks
-from reprolab.learning import models
 
 
 def main() -> None:
-    checked = params.load(tasks.every(), complete=True, models=models.entries())
+    checked = plan.checked_params()
     if checked.device in ("cuda", "mps"):  # torch only for a device named: auto and cpu always run
         from reprolab.core.runtime import pick_device
 

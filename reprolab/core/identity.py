@@ -30,11 +30,11 @@ from reprolab.core.errors import UserError
 SKIPPED = {token.COMMENT, token.NL, token.ENCODING, token.ENDMARKER}
 FSTRING_START = getattr(token, "FSTRING_START", None)  # 3.12 and later
 FSTRING_END = getattr(token, "FSTRING_END", None)
-CLOSERS = {")": "(", "]": "[", "}": "{"}
+CLOSERS = (")", "]", "}")
 NOT_CALLS = set(keyword.kwlist) | {"match", "case"}  # a name before "(" that does not make a call
 
 
-def _raw(source: str) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]:
+def _raw(source: str) -> list[tuple[int, str]]:
     """The tokens, with each 3.12-style f-string joined back into one STRING token."""
     lines = source.splitlines(keepends=True)
 
@@ -43,7 +43,7 @@ def _raw(source: str) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]
             return lines[start[0] - 1][start[1] : end[1]]
         return "".join([lines[start[0] - 1][start[1] :], *lines[start[0] : end[0] - 1], lines[end[0] - 1][: end[1]]])
 
-    found: list[tuple[int, str, tuple[int, int], tuple[int, int]]] = []
+    found: list[tuple[int, str]] = []
     depth, begun = 0, (0, 0)
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
         if FSTRING_START is not None and tok.type == FSTRING_START:
@@ -55,9 +55,9 @@ def _raw(source: str) -> list[tuple[int, str, tuple[int, int], tuple[int, int]]]
             if tok.type == FSTRING_END:
                 depth -= 1
                 if depth == 0:
-                    found.append((token.STRING, text(begun, tok.end), begun, tok.end))
+                    found.append((token.STRING, text(begun, tok.end)))
             continue
-        found.append((tok.type, tok.string, tok.start, tok.end))
+        found.append((tok.type, tok.string))
     return found
 
 
