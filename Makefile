@@ -43,8 +43,8 @@ push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to 
 test: $(SETUP)  ## the test suite (offline; 13 to 20 minutes on 2 cores, see docs/testing.md)
 	python -m pytest
 
-quick: $(SETUP)  ## the tests not marked end-to-end: the edit loop's check (see docs/testing.md)
-	python -m pytest -m "not e2e"
+quick: $(SETUP)  ## the tests not marked end-to-end, in about 90 s: the edit loop's check (see docs/testing.md)
+	python -m pytest -m "not e2e" --dist load
 
 bench: $(SETUP)  ## each stage's start-up against main's and a bare import of torch; timings of the training loop and the image models; font digits given to the mnist model; the default ones' share of the matmul peak; the pin's cost; the run cache's saving; a shared search's cost; cifar10's accuracy against its training time
 	python -m bench.startup

@@ -19,7 +19,7 @@ import yaml
 from filelock import FileLock
 
 from reprolab import plan
-from reprolab.core import params
+from reprolab.core import kernels, params
 from reprolab.core.files import digest_of, sha256_of
 from reprolab.data import sources, tasks
 from tests.helpers import fixtures
@@ -80,7 +80,8 @@ class FileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 0.05 s, not the default 0.5 s, at the end of each test
+        self.thread = threading.Thread(target=partial(self.httpd.serve_forever, poll_interval=0.05), daemon=True)
 
     def __enter__(self) -> FileServer:
         self.thread.start()
@@ -152,13 +153,20 @@ def offline(monkeypatch) -> None:
     monkeypatch.delenv(sources.MIRROR_ENV, raising=False)
 
 
+def for_fixtures(data: dict) -> dict:
+    """The project's params made for the small fixture files: at most 3 epochs a task, and news's
+    n-grams in 4,096 buckets (not 262,144 x 64 weights to train, save, cache and push)."""
+    for block in data["tasks"].values():
+        block["train"]["epochs"] = min(block["train"].get("epochs", data["train"]["epochs"]), 3)
+    data["tasks"]["news"]["features"]["buckets"] = 4096
+    return data
+
+
 def scratch_project(folder: Path, monkeypatch, mirror_dir: Path) -> Path:
     """`folder` as a scratch project while `monkeypatch` holds: params.yaml with few epochs,
     fixture files as the mirror, their checksums pinned, the working directory."""
     pin(monkeypatch, mirror_dir)
-    data = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for block in data["tasks"].values():
-        block["train"]["epochs"] = 3
+    data = for_fixtures(yaml.safe_load((ROOT / "params.yaml").read_text()))
     (folder / "params.yaml").write_text(yaml.safe_dump(data))
     monkeypatch.chdir(folder)
     monkeypatch.setenv(sources.MIRROR_ENV, str(mirror_dir))
@@ -172,9 +180,33 @@ def workdir(tmp_path, monkeypatch, mirror_dir):
     return scratch_project(tmp_path, monkeypatch, mirror_dir)
 
 
+@pytest.fixture
+def trained(tmp_path_factory, mirror_dir, workdir) -> Callable[[str], Path]:
+    """trained(name): the scratch project with `name` run from download to train, copied from
+    one built once a test run (by the first worker that asks): the same bytes as a run here."""
+    from stages.download import download
+    from stages.featurize import featurize
+    from stages.split import split
+    from stages.train import train
+
+    def copy(name: str) -> Path:
+        def build(folder: Path) -> None:
+            with pytest.MonkeyPatch.context() as patch:
+                scratch_project(folder, patch, mirror_dir)
+                run_stages(name, download, split, featurize, train)
+
+        shutil.copytree(shared(tmp_path_factory, f"trained-{name}", build), workdir, dirs_exist_ok=True)
+        return workdir
+
+    return copy
+
+
 def run_stages(name: str, *stages) -> None:
-    """Run stages of one task in-process, as dvc would (the plan stage's files first)."""
+    """Run stages of one task in-process, as dvc would (the plan stage's files first), with the
+    task's thread count, as its stage process has it (reprolab/cli.py): the bits follow it."""
     checked = params.load(tasks.every())
     plan.write(checked)
+    if stages:
+        kernels.use_threads(checked.train_for(name).threads)
     for stage in stages:
         stage(tasks.get(name), checked)

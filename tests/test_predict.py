@@ -97,9 +97,8 @@ def cli(workdir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def advertising_model(workdir):
-    run_stages("advertising", download, split, featurize, train)
-    return workdir
+def advertising_model(trained):
+    return trained("advertising")
 
 
 @pytest.mark.parametrize(
@@ -136,34 +135,36 @@ def zero_size_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
-def test_a_bad_image_or_an_old_model_file_is_one_line_and_no_output(workdir):
+def test_a_bad_image_or_an_old_model_file_is_one_line_and_no_output(trained):
     from PIL import Image
 
-    run_stages("mnist", download, split, featurize, train)
+    workdir = trained("mnist")
     (workdir / "digit.png").write_text("not a png")  # a text file, named as an image
     Image.new("1", (20_000, 20_000)).save(workdir / "bomb.png")  # 400 megapixels in a few KB
     (workdir / "zero.png").write_bytes(zero_size_png())
     size = (workdir / "bomb.png").stat().st_size
-    for name, why in (
-        ("digit.png", "not an image (UnidentifiedImageError)"),
+    result = cli(workdir, "predict", "mnist", "digit.png", "--output", "out.csv")  # as typed: one line, status 1
+    said = "error: predict: digit.png: not an image (UnidentifiedImageError)\n"
+    assert (result.returncode, result.stderr) == (1, said)
+    for name, why in (  # the same path in-process (a process each costs the import of torch)
         ("bomb.png", f"20000x20000 pixels ({size:,} bytes): a prediction reads images of 1 to 16 megapixels"),
         ("zero.png", "not an image (UnidentifiedImageError)"),
     ):
-        result = cli(workdir, "predict", "mnist", name, "--output", "out.csv")
-        assert (result.returncode, result.stderr) == (1, f"error: predict: {name}: {why}\n")
-        assert not (workdir / "out.csv").exists()
+        with pytest.raises(UserError) as refused:
+            prediction.run("mnist", [Path(name)], Path("out.csv"), paths.model("mnist"))
+        assert str(refused.value) == f"{name}: {why}"
+    assert not (workdir / "out.csv").exists()
     old = torch.load(paths.model("mnist"), weights_only=True)
     torch.save({key: old[key] for key in ("config", "kind", "state_dict")}, paths.model("mnist"))
-    result = cli(workdir, "predict", "mnist", "digit.png")
-    assert result.stderr == (
-        "error: predict: models/mnist.pt: a model file of an older layout; run: dvc repro --force train@mnist\n"
-    )
+    with pytest.raises(UserError) as refused:
+        prediction.run("mnist", [Path("digit.png")], None, paths.model("mnist"))
+    assert str(refused.value) == "models/mnist.pt: a model file of an older layout; run: dvc repro --force train@mnist"
 
 
-def test_the_command_line_prints_csv_and_says_what_it_converted(workdir):
+def test_the_command_line_prints_csv_and_says_what_it_converted(trained):
     from PIL import Image
 
-    run_stages("mnist", download, split, featurize, train)
+    workdir = trained("mnist")
     Image.new("RGB", (56, 56), (255, 255, 255)).save(workdir / "blank.png")  # one colour
     Image.new("L", (28, 28), 0).save(workdir / "small.png")  # the training images' form
     digit = Image.new("RGB", (90, 60), (235, 235, 235))  # dark on light, off centre
@@ -191,8 +192,8 @@ def test_blank_rows_of_a_table_are_skipped_counted_and_keep_the_numbering(advert
     assert gaps.drop(columns="id").equals(whole.drop(columns="id"))
 
 
-def test_blank_headlines_are_skipped_counted_and_keep_the_numbering(workdir, caplog):
-    run_stages("news", download, split, featurize, train)
+def test_blank_headlines_are_skipped_counted_and_keep_the_numbering(trained, caplog):
+    workdir = trained("news")
     lines = ["Fed raises interest rates again", "", "New smartphone unveiled", "   ", "Actor wins award", ""]
     (workdir / "headlines.txt").write_text("\n".join(lines) + "\n")
     (workdir / "whole.txt").write_text("\n".join(line for line in lines if line.strip()) + "\n")

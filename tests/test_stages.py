@@ -117,10 +117,10 @@ def test_a_failed_download_leaves_no_raw_directory(workdir, monkeypatch, tmp_pat
     shutil.rmtree(empty)
 
 
-def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch, caplog):
+def test_an_interrupted_train_stage_resumes_to_the_same_end(trained, monkeypatch, caplog):
     from reprolab.learning import train as train_module
 
-    run_stages("mnist", download, split, featurize, train)
+    trained("mnist")  # a whole run
 
     def curves() -> dict:
         return {p: p.read_bytes() for p in paths.live("mnist").rglob("*") if p.is_file()}
@@ -151,6 +151,7 @@ def test_an_interrupted_train_stage_resumes_to_the_same_end(workdir, monkeypatch
     assert all(torch.equal(state[k], whole_state[k]) for k in whole_state)
 
 
+@pytest.mark.e2e  # torchrun and its processes, each starting torch
 def test_two_data_parallel_processes_match_one(workdir):
     """torchrun with gloo on the CPU: each process trains on its share of every batch."""
     run_stages("blobs", download, split, featurize)
@@ -173,6 +174,7 @@ def test_two_data_parallel_processes_match_one(workdir):
     assert summaries[2]["train"]["accuracy"] == summaries[1]["train"]["accuracy"]
 
 
+@pytest.mark.e2e  # torchrun and its processes, each starting torch
 def test_data_parallel_teardown_waits_for_every_process_run_after_run(workdir):
     """Rank 1 once tore its process group down while rank 0 still wrote the model, and the run
     ended in SIGABRT (seen once, under load, in CI). The barrier before the teardown makes
@@ -217,8 +219,8 @@ def stage_process(workdir, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("path", "stage"), [("models/blobs.pt", "train@blobs"), ("data/features/blobs/val.npz", "featurize@blobs")]
 )
-def test_a_corrupt_model_or_features_file_is_one_line_naming_its_stage(workdir, path, stage):
-    run_stages("blobs", download, split, featurize, train)
+def test_a_corrupt_model_or_features_file_is_one_line_naming_its_stage(trained, path, stage):
+    workdir = trained("blobs")
     (workdir / path).write_bytes(b"garbage")
     result = stage_process(workdir, "stages.evaluate", "blobs")
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr

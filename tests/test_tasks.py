@@ -118,7 +118,7 @@ def test_every_registered_task_is_wired_in(mirror_dir, tmp_path):
     assert "nslkdd: no end-to-end fixture of KDDTrain+.txt (tests/helpers/fixtures.py)" in wiring_gaps(tmp_path)
 
 
-@pytest.mark.parametrize("where", ["fixture", "mirror"])
+@pytest.mark.parametrize("where", ["fixture", pytest.param("mirror", marks=pytest.mark.e2e)])  # the real 422,937 rows
 def test_the_news_split_shares_no_story_between_its_parts(mirror_dir, where):
     """With the defaults of params.yaml: no story (a cluster of near-copies of one headline)
     has headlines in two of train, validation and test, and each part keeps about its share."""

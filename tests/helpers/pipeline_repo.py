@@ -20,7 +20,7 @@ import yaml
 
 from reprolab.data.tasks import every
 from reprolab.experiments import runs as experiments
-from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, shared
+from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, for_fixtures, shared
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
 TASKS = every()
@@ -63,10 +63,7 @@ def make_repo(repo: Path, mirror_dir: Path) -> Path:
                 if pin is not None:
                     text = text.replace(getattr(source, kind), pin)
         module.write_text(text)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for block in params["tasks"].values():  # the fixtures are small; so are the runs
-        block["train"]["epochs"] = min(block["train"].get("epochs", params["train"]["epochs"]), 3)
-    params["tasks"]["news"]["features"]["buckets"] = 4096  # not 8 million weights to save, cache and push
+    params = for_fixtures(yaml.safe_load((repo / "params.yaml").read_text()))
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "config", "user.email", "ci@example.com")
