@@ -12,7 +12,6 @@ from reprolab.core import params, paths
 from reprolab.core.errors import UserError
 from reprolab.core.files import sha256_of
 from reprolab.data.features.text import (
-    ENCODER_FILE,
     Hashing,
     TextEncoder,
     Vectors,
@@ -118,7 +117,7 @@ def test_pretrained_vectors_from_a_path_feed_the_bag_model(workdir, word2vec_bin
     from stages.split import split
 
     run_stages("news", download, split, featurize, train, evaluate, publish)
-    encoder = text_encoder(paths.features("news") / ENCODER_FILE, "featurize@news")
+    encoder = text_encoder(paths.features("news") / paths.TEXT_ENCODER, "featurize@news")
     vocab = encoder["vocab"]
     assert "stocks" in vocab and "unused" not in vocab  # restricted to the training titles
     assert encoder["vectors"].shape == (len(vocab), 6)
@@ -179,8 +178,8 @@ def test_the_text_encoder_kept_in_a_model_file_encodes_as_when_fit(tmp_path):
     training = ["Fed rates", "Apple", "fed apple rates"]
     vectors = Vectors(["fed", "rates", "apple"], np.arange(12, dtype=np.float32).reshape(3, 4))
     encoder = TextEncoder(True, vectors, Hashing(2, (2, 3), 101)).standardized(training)
-    save_encoder(encoder, tmp_path / ENCODER_FILE)
-    again = TextEncoder.from_dict(text_encoder(tmp_path / ENCODER_FILE, "featurize@news"))
+    save_encoder(encoder, tmp_path / paths.TEXT_ENCODER)
+    again = TextEncoder.from_dict(text_encoder(tmp_path / paths.TEXT_ENCODER, "featurize@news"))
     titles = ["Fed: rates up", "Apple", "nothing known"]
     (fit, stats), (read, _) = encoder.encode(titles), again.encode(titles)
     for key in ("x", "tokens", "ngrams"):

@@ -12,6 +12,7 @@ from pathlib import Path
 from reprolab.core.files import read_json
 
 SPLITS = ("train", "val", "test")
+TEXT_ENCODER = "encoder.npz"  # in a text task's features folder: its fit TextEncoder (data/features/text.py)
 
 
 def raw(task: str) -> Path:

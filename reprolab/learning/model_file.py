@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reprolab.core import paths
 from reprolab.core.errors import UserError
 from reprolab.core.files import load_arrays, load_tensors, save_tensors
 from reprolab.data.tasks.base import Task
@@ -33,7 +34,7 @@ def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Pat
     if task.modality == "table":  # the table's encoder, fit by featurize (reprolab/data/features/table.py)
         preprocess["encoder"] = meta["encoder"]
     elif task.modality == "text":  # the text's (reprolab/data/features/text.py)
-        preprocess["encoder"] = text_encoder(features / "encoder.npz", f"featurize@{task.name}")
+        preprocess["encoder"] = text_encoder(features / paths.TEXT_ENCODER, f"featurize@{task.name}")
     else:
         preprocess["image_shape"] = list(task.image_shape or ())
     return {

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reprolab.core import paths
 from reprolab.core.errors import UserError
 from reprolab.core.files import save_arrays, sha256_of
 from reprolab.data.features import divisor
@@ -180,9 +181,6 @@ class TextEncoder:
         )  # fmt: skip
 
 
-ENCODER_FILE = "encoder.npz"  # in the features folder: the fit TextEncoder's dict (to_dict)
-
-
 def save_encoder(encoder: TextEncoder, path: Path) -> None:
     """The vectors as an array, the rest as JSON beside them, in to_dict's order (the train
     stage reads it back: reprolab/learning/model_file.py, text_encoder)."""
@@ -211,7 +209,7 @@ def featurize(task: Task, config, seed: int, out: Path) -> tuple[dict, dict]:
     for split, frame in rows.items():
         arrays[split], stats[split] = encoder.encode(titles[split])
         arrays[split] |= {"y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
-    save_encoder(encoder, out / ENCODER_FILE)
+    save_encoder(encoder, out / paths.TEXT_ENCODER)
     meta = {
         "n_features": vectors.vectors.shape[1],
         "vocab_size": len(vectors.words),

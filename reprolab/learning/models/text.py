@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from reprolab.core import paths
 from reprolab.core.files import load_arrays
 from reprolab.learning.models.layers import dense
 
@@ -68,7 +69,7 @@ def fasttext(n_in: int, n_out: int, *, buckets: int, dim: int, dropout: float) -
 def start(name: str, model: nn.Module, x: Tensor, folder: Path | None) -> None:
     """bag: the embeddings start from the featurize stage's word2vec vectors; the padding row stays zero."""
     if name == "bag" and folder is not None:
-        vectors = torch.from_numpy(load_arrays(folder / "encoder.npz", f"featurize@{folder.name}")["vectors"])
+        vectors = torch.from_numpy(load_arrays(folder / paths.TEXT_ENCODER, f"featurize@{folder.name}")["vectors"])
         with torch.no_grad():
             embedding = model.get_submodule("embedding")
             assert isinstance(embedding, nn.EmbeddingBag)
