@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,24 @@ def test_a_long_list_choice_reaches_dvc_on_one_line(workdir, monkeypatch):
     FakeDvc(monkeypatch, lambda overrides: seen.extend(overrides) or {"metrics/toy.json": {"val": {"loss": 1.0}}})
     search.search("toy")
     assert f"++tasks.toy.features.drop=[{', '.join(columns)}]" in seen
+
+
+def test_a_run_is_looked_up_under_the_commit_it_ran_on(monkeypatch):
+    """A commit made while `dvc exp run` goes on (seen: make seeds failed after training seed 2,
+    "ran, but dvc exp show has no metrics of it"): dvc exp show lists one commit's experiments."""
+    monkeypatch.setattr(experiments, "head", lambda: "0" * 40)
+
+    def dvc_exp_run(args, **options):
+        monkeypatch.setattr(experiments, "head", lambda: "1" * 40)  # the user commits meanwhile
+        return subprocess.CompletedProcess(args, 0, "Running stage 'train@toy':\n", "")
+
+    monkeypatch.setattr(experiments.subprocess, "run", dvc_exp_run)
+    figures = {"metrics/toy.json": {"val": {"loss": 1.0}}}
+    monkeypatch.setattr(
+        experiments, "metrics", lambda names, rev: {n: figures if rev == "0" * 40 else None for n in names}
+    )
+    done = experiments.run("seed-2", ["seed=2"])
+    assert done.metrics == figures and done.ran == ["train@toy"]
 
 
 @pytest.mark.parametrize("what", ["search toy", "make seeds"])

@@ -63,12 +63,14 @@ def still_on(revision: str, what: str) -> None:
 
 
 def run(name: str, overrides: list[str], targets: tuple[str, ...] = ()) -> Run:
-    """Run one experiment with its `-S` overrides; ExperimentFailed if it fails."""
+    """Run one experiment with its `-S` overrides; ExperimentFailed if it fails. It is looked up
+    under the commit it ran on: one made while it ran (which the next run refuses) hides it not."""
+    baseline = head()
     args = ["dvc", "exp", "run", "--temp", "-n", name, *(a for value in overrides for a in ("-S", value)), *targets]
     result = subprocess.run(args, capture_output=True, text=True)
     if result.returncode != 0:
         raise ExperimentFailed(f"{name}: {_last(result)}")
-    found = metrics([name])[name]
+    found = metrics([name], baseline)[name]
     if found is None:
         raise ExperimentFailed(f"{name}: ran, but dvc exp show has no metrics of it")
     ran, restored = sorted(set(RAN.findall(result.stdout))), sorted(set(RESTORED.findall(result.stdout)))
