@@ -12,7 +12,6 @@ kernels.pin_configured("predict")  # the pin the stages take, so that predict co
 from reprolab.cli import guarded  # noqa: E402
 from reprolab.core import params, paths  # noqa: E402 (after the pin: they load torch)
 from reprolab.data import tasks  # noqa: E402
-from reprolab.data.tasks import NAMES  # noqa: E402
 from reprolab.prediction import apply as prediction  # noqa: E402
 
 
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         help="apply models/TASK.pt to new inputs; CSV on stdout",
         description=prediction.__doc__.split("\n\n", 2)[2],
     )
-    predict.add_argument("task", choices=NAMES)
+    predict.add_argument("task", help="a task of params.yaml (its model file is models/TASK.pt)")
     predict.add_argument("inputs", nargs="+", type=Path, help="files (or folders of images)")
     predict.add_argument("--output", "-o", type=Path, help="write the CSV here instead of stdout")
     predict.add_argument("--model", type=Path, help="the model file (default: models/TASK.pt)")

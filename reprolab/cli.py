@@ -80,7 +80,7 @@ def run(stage: Callable[[Task, Params], None], models: Mapping[str, Any] | None 
     against them)."""
     name = stage.__name__  # each stage function is named after its stage
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=stage.__doc__)
-    parser.add_argument("task", help=f"one of: {', '.join(tasks.NAMES)}")
+    parser.add_argument("task", help="a task of params.yaml")
     args = parser.parse_args()
 
     def work() -> None:

@@ -14,7 +14,7 @@ block re-runs that task's stages that take it. The run cache keys stay as they w
 The modules a stage runs are its script, what that imports (anywhere in a module, at the top
 or inside a function, transitively) and their packages' __init__ files. A module that imports
 another by a name made at run time declares it in IMPORTS_BY_NAME, a literal string at its top
-with fields {task}, {modality} or {model_file} (the task registry, the feature modules, the
+with fields {module}, {modality} or {model_file} (the task registry, the feature modules, the
 model registry); a new dynamic import needs the same, or the runtime audit
 (tests/test_pipeline.py) fails naming the module and the stage.
 
@@ -39,7 +39,7 @@ from reprolab.core import identity, params, paths
 from reprolab.core.errors import UserError
 from reprolab.core.files import atomic_path
 from reprolab.core.params import Params
-from reprolab.data import tasks
+from reprolab.data import sources, tasks
 from reprolab.learning import models
 
 PACKAGES = ("reprolab", "stages")
@@ -55,9 +55,16 @@ def _block(part: str) -> Callable[[Params, str], dict]:
     return lambda checked, task: getattr(checked.task(task), part).model_dump()
 
 
-# stage -> {setting: how to read it}: what each stage takes from params.yaml
+def _inputs(checked: Params, task: str) -> dict[str, str] | None:
+    """A task of your own's files under data/inputs/, by sha256 (checked against their pins):
+    an edit to one re-runs that task's download and what follows. None: no such file."""
+    found = {s.path: sources.input_sha256(s) for s in tasks.get(task).sources if s.path}
+    return found or None
+
+
+# stage -> {setting: how to read it}: what each stage takes from params.yaml (None: nothing)
 SETTINGS: dict[str, dict[str, Callable[[Params, str], Any]]] = {
-    "download": {"source": _block("source")},
+    "download": {"source": _block("source"), "inputs": _inputs},
     "split": {"split": _block("split")},
     "featurize": {
         "reproducible": lambda c, t: c.reproducible,  # numpy's and OpenBLAS's kernels
@@ -135,7 +142,7 @@ def modules(root: Path, stage: str, context: dict[str, str]) -> list[str]:
 def context(checked: Params, task: str) -> dict[str, str]:
     known = tasks.get(task)
     return {
-        "task": task,
+        "module": tasks.module_of(task, {"source": checked.task(task).source.model_dump()}),
         "modality": known.modality,
         "model_file": models.entry(checked.task(task).model.name).module,
     }
@@ -151,11 +158,12 @@ def plans(checked: Params, root: Path = ROOT) -> dict[str, dict]:
         return digests[path]
 
     found = {}
-    for task in tasks.NAMES:
+    for task in checked.task_names():
         ctx = context(checked, task)
         for stage, settings in SETTINGS.items():
+            values = {key: read(checked, task) for key, read in settings.items()}
             found[f"{stage}@{task}"] = {
-                "settings": {key: read(checked, task) for key, read in settings.items()},
+                "settings": {key: value for key, value in values.items() if value is not None},
                 "code": {path: digest(path) for path in modules(root, stage, ctx)},
             }
     return found
@@ -225,7 +233,7 @@ def write(checked: Params) -> None:
     new = plans(checked)
     texts = {address: render(plan) for address, plan in new.items()}
     last = recorded()
-    folder = paths.plan("train", tasks.NAMES[0]).parent
+    folder = paths.plan("train", "any").parent
     for address, text in texts.items():
         old = folder / f"{address}.json"
         before = old.read_text() if old.is_file() else None

@@ -18,7 +18,7 @@ def test_font_digits_dark_on_light_become_mnist_digits():
     done, rendered = Counter(), digits()[::7]  # every digit, font, canvas and place is among them
     for label, grey in rendered:
         assert grey[0, 0] > 150  # dark on a light ground, as drawn
-        (image,) = image_form.conform(grey, MNIST, done)
+        (image,) = image_form.conform(grey, MNIST, done, "digit")
         assert image.shape == (28, 28) and image.dtype == np.uint8
         assert np.median(image) == 0 and image.max() > 200, label  # a light digit on a dark ground
         rows, cols = np.nonzero(image)
@@ -35,11 +35,11 @@ def test_an_image_in_the_training_form_passes_unchanged_and_any_other_is_convert
     digit = np.zeros((28, 28), np.uint8)
     digit[6:22, 10:18] = rng.integers(0, 256, (16, 8))  # a dark ground
     done = Counter()
-    assert np.array_equal(image_form.conform(digit, MNIST, done)[0], digit) and not done
-    image_form.conform(255 - digit, MNIST, done)  # 28x28, but dark on light: the recipe
+    assert np.array_equal(image_form.conform(digit, MNIST, done, "digit")[0], digit) and not done
+    image_form.conform(255 - digit, MNIST, done, "digit")  # 28x28, but dark on light: the recipe
     assert done == Counter(converted=1, inverted=1, cropped=1, resized=1)
     photo = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    assert np.array_equal(image_form.conform(photo, CIFAR, done), photo.transpose(2, 0, 1))
+    assert np.array_equal(image_form.conform(photo, CIFAR, done, "photo"), photo.transpose(2, 0, 1))
 
 
 def test_a_wide_photo_is_cropped_to_its_centre_not_squashed():
@@ -48,17 +48,17 @@ def test_a_wide_photo_is_cropped_to_its_centre_not_squashed():
     photo[:, 16:48] = (0, 255, 0)
     photo[:, 48:] = (0, 0, 255)
     done = Counter()
-    image = image_form.conform(photo, CIFAR, done)
+    image = image_form.conform(photo, CIFAR, done, "photo")
     assert (image[1] == 255).all() and (image[[0, 2]] == 0).all()  # the middle alone: green
     assert done == Counter(converted=1, cropped=1)
-    image_form.conform(np.repeat(np.repeat(photo, 3, axis=0), 3, axis=1), CIFAR, done)
+    image_form.conform(np.repeat(np.repeat(photo, 3, axis=0), 3, axis=1), CIFAR, done, "photo")
     assert done == Counter(converted=2, cropped=2, resized=1)
     assert image_form.summary(done, 3, CIFAR) == "2 of 3 images converted to 32x32 RGB (1 resized, 2 cropped)"
 
 
 def test_one_colour_is_predicted_as_it_is_and_said_blank():
     done = Counter()
-    (image,) = image_form.conform(np.full((40, 40), 255, np.uint8), MNIST, done)
+    (image,) = image_form.conform(np.full((40, 40), 255, np.uint8), MNIST, done, "digit")
     assert (image == 255).all() and done == Counter(converted=1, blank=1)
     assert image_form.summary(done, 1, MNIST) == (
         "1 of 1 images converted to 28x28 L; 1 of one colour (blank: nothing to centre), predicted as they are"

@@ -214,3 +214,24 @@ def digest_of(path: Path, algorithm: str = "sha256") -> str:
 
 def sha256_of(path: Path) -> str:
     return digest_of(path, "sha256")
+
+
+def regular_files(folder: Path) -> list[Path]:
+    """The regular files under a folder, at any depth, in name order; a link, FIFO, socket or
+    device is refused (a folder of data holds none)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise UserError(f"{path}: not a regular file or folder (a link, FIFO, socket or device)")
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def content_sha256(path: Path) -> str:
+    """A file's sha256; a folder's: the sha256 of its SHA256SUMS, as `sha256sum` writes it for
+    every file under it (`<sha256>  <path relative to it>` a line, in name order)."""
+    if not path.is_dir():
+        return sha256_of(path)
+    lines = "".join(f"{sha256_of(f)}  {f.relative_to(path).as_posix()}\n" for f in regular_files(path))
+    return hashlib.sha256(lines.encode()).hexdigest()

@@ -91,6 +91,47 @@ class FeatureParams(StrictModel):
     log: list[str] = Field(default_factory=list, description="tables: numeric columns x read as sign(x) log(1 + |x|)")
 
 
+class Pretrained(StrictModel):
+    """Vectors in word2vec format (e.g. GoogleNews-vectors-negative300.bin.gz) from a local
+    path, pinned by their sha256. Fetch a published file with `dvc import-url URL data/pretrained/`."""
+
+    path: str | None = None
+    sha256: str | None = None
+    binary: bool = True
+    limit: Annotated[int, Field(ge=1)] | None = Field(None, description="read only the first N vectors")
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Pretrained:
+        if self.path and not self.sha256:
+            raise ValueError("a path needs its sha256")
+        return self
+
+
+class TextFeatures(FeatureParams):
+    """A text task's features (reprolab/data/features/text.py): word2vec vectors (or pretrained ones)
+    for the slp, mlp and bag models, hashed word and character n-grams for fasttext."""
+
+    lowercase: bool = True
+    vector_size: Annotated[int, Field(ge=1)] = 300
+    window: Annotated[int, Field(ge=1)] = 5
+    min_count: Annotated[int, Field(ge=1)] = 1
+    epochs: Annotated[int, Field(ge=1)] = 5
+    sg: bool = Field(False, description="skip-gram (true) or CBOW (false)")
+    pretrained: Pretrained = Field(default_factory=Pretrained)
+    # fasttext's hashed n-grams
+    ngrams: Annotated[int, Field(ge=1, le=5, description="word n-grams of order 1..ngrams")] = 2
+    chars: list[Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=list, description="[min, max] length of character n-grams of each word; [] for none"
+    )
+    buckets: Annotated[int, Field(ge=1, le=2**24, description="hash buckets (embedding rows)")] = 2**18
+
+    @model_validator(mode="after")
+    def _char_range(self) -> TextFeatures:
+        if self.chars and (len(self.chars) != 2 or self.chars[0] > self.chars[1]):
+            raise ValueError("chars: [min, max] with min <= max, or []")
+        return self
+
+
 IMAGE_TRAIN_KEYS = ("augment", "crop_padding", "flip")  # a task's `train:` keys for image data only
 
 
@@ -118,15 +159,22 @@ class NoSource(StrictModel):
 
 
 def task_params_model(name: str, task: Any) -> type[StrictModel]:
-    """A task block's schema; a task module may extend the source, split and features parts."""
-    return create_model(
+    """A task block's schema; a task module may extend the source, split and features parts,
+    and give the parts a block may leave out (`task.defaults`: a task of your own)."""
+    parts = {
+        "source": task.source_params,
+        "split": task.split_params,
+        "features": task.features_params,
+        "model": ModelParams,
+        "train": TrainOverrides,
+    }
+    return create_model(  # type: ignore[call-overload]
         f"{name}Params",
         __base__=StrictModel,
-        source=(task.source_params, ...),
-        split=(task.split_params, ...),
-        features=(task.features_params, ...),
-        model=(ModelParams, ...),
-        train=(TrainOverrides, ...),
+        **{
+            part: (schema, schema.model_validate(task.defaults[part]) if part in task.defaults else ...)
+            for part, schema in parts.items()
+        },
     )
 
 
@@ -140,6 +188,10 @@ class Params(StrictModel):
 
     def task(self, name: str) -> Any:
         return getattr(self.tasks, name)
+
+    def task_names(self) -> tuple[str, ...]:
+        """The tasks whose blocks were checked, in params.yaml's order."""
+        return tuple(type(self.tasks).model_fields)
 
     def train_for(self, name: str) -> TrainParams:
         """The global train defaults with the task's own `train:` keys on top."""
@@ -156,7 +208,7 @@ def _schema(tasks: Mapping[str, Any], complete: bool) -> type[Params]:
     return create_model("CheckedParams", __base__=Params, tasks=(checked, ...))
 
 
-def _describe(error: Any) -> str:  # pydantic's ErrorDetails
+def describe_error(error: Any) -> str:  # pydantic's ErrorDetails
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
@@ -188,6 +240,42 @@ def _check_model(model: ModelParams, name: str, task: Any, models: Mapping[str, 
         raise UserError(f"{source}: tasks.{name}.model.channels: {model.name} needs at least one block")
 
 
+def check_task(params: Params, name: str, task: Any, models: Mapping[str, Any] | None, source: str) -> None:
+    """A task's block against what the task is: its data's modality and, once known, its kind
+    (a task of your own learns it from its rows: the stages after split check it again)."""
+    block = params.task(name)
+    if task.predefined_test and block.split.test > 0:
+        raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
+    if models is not None:
+        _check_model(block.model, name, task, models, source)
+    if block.split.holdout and task.holdout_field is None:
+        raise UserError(f"{source}: tasks.{name}.split.holdout: {name} has no groups to hold out")
+    if task.kind is not None:
+        if block.model.threshold != 0.5 and task.kind != "binary":
+            raise UserError(f"{source}: tasks.{name}.model.threshold: for binary tasks only ({name} is {task.kind})")
+        if task.kind != "multiclass" and params.train_for(name).label_smoothing:
+            raise UserError(
+                f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only ({name} is {task.kind})"
+            )
+    if params.reproducible == "portable":
+        train = params.train_for(name)
+        if train.threads == 0:
+            raise UserError(
+                f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
+                "reproducible: portable needs a fixed count"
+            )
+        if train.optimizer == "rmsprop":
+            raise UserError(
+                f"{source}: tasks.{name}.train.optimizer: rmsprop's square root (MKL's vector math) "
+                "differs from CPU to CPU; reproducible: portable takes adam, adagrad or the sgd family"
+            )
+    if task.modality != "image":
+        own = block.train.model_fields_set  # the global default augment: false stands
+        keys = [key for key in IMAGE_TRAIN_KEYS if key in own or (key == "augment" and params.train.augment)]
+        if keys:
+            raise UserError(f"{source}: tasks.{name}.train.{keys[0]}: for images only, {name} has {task.modality} data")
+
+
 def validate(
     data: Any,
     tasks: Mapping[str, Any],
@@ -201,44 +289,24 @@ def validate(
     try:
         params = _schema(tasks, complete).model_validate(data)
     except ValidationError as err:
-        raise UserError(f"{source}: " + "; ".join(_describe(e) for e in err.errors())) from None
+        raise UserError(f"{source}: " + "; ".join(describe_error(e) for e in err.errors())) from None
     if params.reproducible == "portable" and params.device not in ("auto", "cpu"):
         raise UserError(
             f"{source}: device: {params.device} computes with that device's own kernels; "
             f"reproducible: portable trains on the CPU (reproducible: native uses the {params.device})"
         )
     for name, task in tasks.items():
-        if task.predefined_test and params.task(name).split.test > 0:
-            raise UserError(f"{source}: tasks.{name}.split.test: must be 0, the task has its own test file")
-        model = params.task(name).model
-        if models is not None:
-            _check_model(model, name, task, models, source)
-        if model.threshold != 0.5 and task.kind != "binary":
-            raise UserError(f"{source}: tasks.{name}.model.threshold: for binary tasks only")
-        if params.task(name).split.holdout and task.holdout_field is None:
-            raise UserError(f"{source}: tasks.{name}.split.holdout: {name} has no groups to hold out")
-        if task.kind != "multiclass" and params.train_for(name).label_smoothing:
-            raise UserError(f"{source}: tasks.{name}.train.label_smoothing: for multiclass tasks only")
-        if params.reproducible == "portable":
-            train = params.train_for(name)
-            if train.threads == 0:
-                raise UserError(
-                    f"{source}: tasks.{name}.train.threads: 0 (all cores) differs from machine to machine; "
-                    "reproducible: portable needs a fixed count"
-                )
-            if train.optimizer == "rmsprop":
-                raise UserError(
-                    f"{source}: tasks.{name}.train.optimizer: rmsprop's square root (MKL's vector math) "
-                    "differs from CPU to CPU; reproducible: portable takes adam, adagrad or the sgd family"
-                )
-        if task.modality != "image":
-            own = params.task(name).train.model_fields_set  # the global default augment: false stands
-            keys = [key for key in IMAGE_TRAIN_KEYS if key in own or (key == "augment" and params.train.augment)]
-            if keys:
-                raise UserError(
-                    f"{source}: tasks.{name}.train.{keys[0]}: for images only, {name} has {task.modality} data"
-                )
+        check_task(params, name, task, models, source)
     return params
+
+
+def read_yaml(path: str | Path = PARAMS_FILE) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (run from the repository root)") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
 
 
 def load(
@@ -247,10 +315,4 @@ def load(
     complete: bool = False,
     models: Mapping[str, Any] | None = None,
 ) -> Params:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found (run from the repository root)") from None
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
-    return validate(data, tasks, str(path), complete, models)
+    return validate(read_yaml(path), tasks, str(path), complete, models)

@@ -32,7 +32,7 @@ import requests
 from tqdm import tqdm
 
 from reprolab.core.errors import UserError
-from reprolab.core.files import CHUNK, atomic_path, digest_of, sha256_of, write_json
+from reprolab.core.files import CHUNK, atomic_path, content_sha256, digest_of, regular_files, sha256_of, write_json
 from reprolab.core.progress import quiet
 from reprolab.data.tasks.base import SOURCES_FILE, Source, Task
 
@@ -256,10 +256,49 @@ def fetch(
     raise AssertionError("unreachable")
 
 
+def _pinned(path: Path, seen: str, pin: str | None) -> str:
+    if pin is not None and seen != pin:
+        raise UserError(
+            f"{path}: sha256 {seen}, but params.yaml pins {pin}: it changed since it was pinned "
+            "(pin the new sha256 if the change is yours)"
+        )
+    return seen
+
+
+def input_sha256(source: Source) -> str:
+    """The sha256 of a file or folder of the repository (Source.path; a folder's: of its
+    SHA256SUMS), checked against its pin: one line where it is missing or changed."""
+    path = Path(str(source.path))
+    if not path.exists():
+        raise UserError(f"{path}: not found (put it there and `dvc add` it, or name another in params.yaml)")
+    return _pinned(path, content_sha256(path), source.sha256)
+
+
+def copy_input(source: Source, dest_dir: Path) -> dict[str, Any]:
+    """A file or folder of the repository (data/inputs/...) copied into dest_dir and checked
+    there: what is recorded of it, as `fetch` records a download (vouched for by its pin, or by
+    the repository, where DVC tracks it)."""
+    path = Path(str(source.path))
+    input_sha256(replace(source, sha256=None))  # there at all
+    with atomic_path(dest_dir / source.target) as out:
+        if path.is_dir():
+            out.mkdir()
+            for file in regular_files(path):
+                (out / file.relative_to(path)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, out / file.relative_to(path))
+        else:
+            shutil.copyfile(path, out)
+        seen = _pinned(path, content_sha256(out), source.sha256)
+    return {"origin": source.path, "sha256": seen, "vouched_by": "pin" if source.sha256 else "repository"}
+
+
 def download(task: Task, source_params: Any, raw_dir: Path) -> None:
     """Write a task's raw files into raw_dir, and what vouched for each into SOURCES_FILE."""
     if task.generate is not None:
         task.generate(source_params, raw_dir)
     pins = task.user_pins(source_params) if task.user_pins is not None else {}
     chosen = [replace(s, sha256=pins[s.filename]) if pins.get(s.filename) else s for s in task.sources]
-    write_json(raw_dir / SOURCES_FILE, {s.filename: fetch(s, raw_dir) for s in chosen})
+    write_json(
+        raw_dir / SOURCES_FILE,
+        {s.filename: copy_input(s, raw_dir) if s.path else fetch(s, raw_dir) for s in chosen},
+    )

@@ -13,9 +13,9 @@ import pandas as pd
 
 from reprolab.core import paths
 from reprolab.core.errors import UserError
-from reprolab.core.files import atomic_path
+from reprolab.core.files import atomic_path, read_json, write_json
 from reprolab.core.params import Params, SplitParams
-from reprolab.data.tasks.base import TARGET, Task
+from reprolab.data.tasks.base import SCHEMA_FILE, TARGET, Task
 
 
 def _take(rows: pd.DataFrame, fraction: float, p: SplitParams, group: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,8 +85,12 @@ def split_rows(
 
 def split(task: Task, params: Params) -> None:
     """The split stage: tables (and text) written as CSV, images as uint8 arrays (`.npz`) with
-    their labels and ids."""
+    their labels and ids, and what the rows are (SCHEMA_FILE: a task of your own's are found here)."""
     config = params.task(task.name).split
+    if task.describe is not None:
+        task = task.describe(paths.raw(task.name))
+    if task.kind == "regression":
+        config = config.model_copy(update={"stratify": False})  # by class: there is none
     tables = task.read(paths.raw(task.name))
     if task.is_image:
         parts = split_rows({name: images.as_rows() for name, images in tables.items()}, config)
@@ -96,6 +100,7 @@ def split(task: Task, params: Params) -> None:
         parts = split_rows(tables, config, task.holdout_field, task.classes)
     with atomic_path(paths.split(task.name)) as out:
         out.mkdir()
+        write_json(out / SCHEMA_FILE, task.schema())
         for name, rows in parts.items():
             if not task.is_image:
                 rows.to_csv(out / f"{name}.csv")
@@ -110,7 +115,17 @@ def present_splits(task: Task) -> list[str]:
     return [s for s in paths.SPLITS if any(paths.split(task.name).glob(f"{s}.*"))]
 
 
+def described(task: Task) -> Task:
+    """The task as the split stage found its rows (kind, classes, columns)."""
+    return task.described(read_json(paths.split(task.name) / SCHEMA_FILE))
+
+
 def read_split(task: Task, split: str) -> pd.DataFrame:
-    """One split's rows as written by the split stage (tables and text), indexed by row id."""
-    text = {"dtype": {task.text: str}, "keep_default_na": False} if task.text else {}  # titles verbatim
-    return pd.read_csv(paths.split(task.name) / f"{split}.csv", index_col="id", **text)
+    """One split's rows as written by the split stage (tables and text), indexed by row id: a
+    text or a category verbatim (a blank cell empty, NaN; "NA" is a category)."""
+    verbatim = [column for column in (task.text, *task.categorical) if column]
+    options = {"dtype": dict.fromkeys(verbatim, str), "keep_default_na": False, "na_values": [""]}
+    frame = pd.read_csv(paths.split(task.name) / f"{split}.csv", index_col="id", **options)
+    if task.text:
+        frame[task.text] = frame[task.text].fillna("")  # a blank title is an empty text
+    return frame

@@ -4,8 +4,9 @@ All of it goes to data/evaluation/T (cached, so that DVC's run cache can restore
 publish stage copies it to where git keeps it): metrics.json holds the headline figures only
 (metrics/T.json, what `dvc exp show` and `dvc metrics diff` show); reports/details.json holds
 everything: per-class figures, subsets, the data's sources, the training run's summary and
-what decided its bits (device, kernels, threads); plots/ the plot data DVC draws; reports/
-the figures, the predictions table and the model card.
+what decided its bits (device, kernels, threads); plots/ what `dvc plots` draws (the curves'
+data, the figures of the results); reports/ the curves' figure, the predictions table and the
+model card.
 """
 
 from __future__ import annotations
@@ -78,45 +79,56 @@ def score(task: Task, model: torch.nn.Module, config: dict, meta: dict) -> Score
     return Scored(splits[-1], data.x, ids.numpy(), y, out, pred, found_score, results)
 
 
+def curves_table(history: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The curves as `dvc plots` draws them (.dvc/plots/curves.json): a row per epoch, split and
+    metric."""
+    long = [
+        pd.DataFrame({"epoch": frame["step"] + 1, "split": split, "metric": name, "value": frame[split]})
+        for name, frame in history.items()
+        for split in ("train", "val")
+    ]
+    return pd.concat(long, ignore_index=True)
+
+
 def draw(
     task: Task, model: torch.nn.Module, config: dict, classes: tuple, s: Scored, plots: Path, reports: Path
 ) -> None:
-    """Plot data for DVC (plots/) and figures for the model card (reports/); the task's own
-    report (e.g. NSL-KDD's recall per attack) adds its subsets to `s.results`."""
+    """What `dvc plots` shows (plots/: the curves' data, the figures of the results) and the
+    model card's curves (reports/); the task's own report (e.g. NSL-KDD's recall per attack)
+    adds its subsets to `s.results` and its tables to reports/."""
     title = f"{task.name} ({s.split})"
-    named = (lambda v: np.asarray(classes)[v.astype(int)]) if classes else (lambda v: v)
-    figures.curves(curves(task), reports / "curves.png", task.name)
+    history = curves(task)
+    curves_table(history).to_csv(plots / "curves.csv", index=False, float_format="%.9g")
+    figures.curves(history, reports / "curves.png", task.name)
     if task.kind == "regression":
-        pd.DataFrame({"actual": s.y, "predicted": s.pred}).to_csv(plots / "predicted_vs_actual.csv", index=False)
-        figures.predicted_vs_actual(s.y, s.pred, reports / "predicted_vs_actual.png", title)
+        figures.predicted_vs_actual(s.y, s.pred, plots / "predicted_vs_actual.png", title)
     else:
-        pd.DataFrame({"actual": named(s.y), "predicted": named(s.pred)}).to_csv(plots / "confusion.csv", index=False)
-        figures.confusion(s.y, s.pred, classes, reports / "confusion.png", title)
+        figures.confusion(s.y, s.pred, classes, plots / "confusion.png", title)
     if task.kind == "binary":
         roc = metrics.roc_points(s.y, s.score)
-        pd.DataFrame(roc).to_csv(plots / "roc.csv", index=False, float_format="%.6g")
-        figures.roc(roc["fpr"], roc["tpr"], s.results[s.split]["roc_auc"], reports / "roc.png", title)
+        figures.roc(roc["fpr"], roc["tpr"], s.results[s.split]["roc_auc"], plots / "roc.png", title)
     if task.is_image:
         wrong = np.flatnonzero(s.pred != s.y)[:32]
         captions = [f"{classes[s.y[i]]} as {classes[s.pred[i]]}" for i in wrong]
-        figures.image_grid(s.x[wrong].numpy(), captions, reports / "misclassified.png", f"{title}: errors")
+        figures.image_grid(s.x[wrong].numpy(), captions, plots / "misclassified.png", f"{title}: errors")
         if config["name"] == "linear":  # "the weights look like digits"
             layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
             weights = layer.weight.detach().numpy().reshape(len(classes), *(task.image_shape or ()))
-            figures.image_grid(weights, list(classes), reports / "weights.png", f"{task.name}: weights per class")
+            figures.image_grid(weights, list(classes), plots / "weights.png", f"{task.name}: weights per class")
     if task.report is not None:
         rows = read_split(task, s.split).loc[s.ids, list(task.extras)]
         subsets, tables = task.report(rows, s.y, s.pred, s.score)
         s.results |= subsets
         for name, table in tables.items():
-            table.to_csv(plots / f"{name}.csv", index=False, float_format="%.6g")
-            figures.recall_bars(table, reports / f"{name}.png", f"{title}: recall per {table.columns[0]}")
+            table.to_csv(reports / f"{name}.csv", index=False, float_format="%.6g")
+            figures.recall_bars(table, plots / f"{name}.png", f"{title}: recall per {table.columns[0]}")
 
 
 def evaluate(task: Task, params: Params) -> None:
     saved, model = model_file.load(paths.model(task.name), task.name)
     config = saved["config"]
     meta = read_json(paths.features(task.name) / "meta.json")
+    task = task.described(meta)
     classes = tuple(meta["classes"])
     s = score(task, model, config, meta)
     with atomic_path(paths.evaluation(task.name)) as evaluation:
@@ -136,6 +148,10 @@ def evaluate(task: Task, params: Params) -> None:
         write_json(reports / "details.json", details)
         settings = {f"model.{k}": v for k, v in config.items() if k not in ("normalize", "n_in", "n_out")}
         settings |= paths.settings("evaluate", task.name)["train"]
-        made = [name for name in model_card.FIGURES if (reports / name).exists()]
+        made = [  # the card's links: it lies in reports/T, beside the curves; the rest is in plots/T
+            name if (reports / name).exists() else f"../../{paths.plots(task.name).as_posix()}/{name}"
+            for name in model_card.FIGURES
+            if (reports / name).exists() or (plots / name).exists()
+        ]
         (reports / "README.md").write_text(model_card.render(task, details, headline, settings, meta["rows"], made))
         write_json(evaluation / "metrics.json", headline)

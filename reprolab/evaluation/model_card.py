@@ -3,6 +3,7 @@ was trained and how good it is, written by the evaluate stage from what the pipe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from reprolab.data.tasks.base import Task
@@ -18,7 +19,7 @@ FIGURES = {
 }
 
 
-VOUCHED = {"manifest": "the mirror's SHA256SUMS"}
+VOUCHED = {"manifest": "the mirror's SHA256SUMS", "repository": "the repository (DVC tracks it)"}
 
 
 def _number(value: Any) -> str:
@@ -52,7 +53,7 @@ def render(task: Task, details: dict, headline: dict, settings: dict, rows: dict
         "Every figure of every split (per-class recall, precision and F1 among them) is in `details.json`.",
         "",
     ]
-    lines += ["## Figures", ""] + [f"![{FIGURES.get(name, name)}]({name})" for name in figures] + [""]
+    lines += ["## Figures", ""] + [f"![{FIGURES[Path(link).name]}]({link})" for link in figures] + [""]
     run = details["training"]
     stopped = ", stopped early" if run["stopped_early"] else ""
     lines += ["## Environment", ""]

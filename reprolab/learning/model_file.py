@@ -18,7 +18,8 @@ from reprolab.core.files import load_arrays, load_tensors, save_tensors
 from reprolab.data.tasks.base import Task
 from reprolab.learning.models import build
 
-FORMAT = 3  # 1: {"config", "kind", "state_dict"}, preprocessing left in data/features/; 2: text unencoded
+FORMAT = 4  # 1: {"config", "kind", "state_dict"}, preprocessing left in data/features/; 2: text unencoded;
+# 3: no table layout, image form or text column (the classic tasks' own modules held them)
 
 
 def text_encoder(path: Path, written_by: str) -> dict[str, Any]:
@@ -33,10 +34,17 @@ def bundle(task: Task, config: dict, model: nn.Module, meta: dict, features: Pat
     preprocess: dict[str, Any] = {}
     if task.modality == "table":  # the table's encoder, fit by featurize (reprolab/data/features/table.py)
         preprocess["encoder"] = meta["encoder"]
+        preprocess["layout"] = {  # how a file of rows is read (reprolab/prediction/apply.py)
+            "headerless": list(task.headerless),
+            "features": list(task.features),
+            "nonnegative": list(task.nonnegative),
+        }
     elif task.modality == "text":  # the text's (reprolab/data/features/text.py)
         preprocess["encoder"] = text_encoder(features / paths.TEXT_ENCODER, f"featurize@{task.name}")
+        preprocess["text"] = task.text
     else:
         preprocess["image_shape"] = list(task.image_shape or ())
+        preprocess["image_form"] = task.image_form
     return {
         "format": FORMAT,
         "task": task.name,

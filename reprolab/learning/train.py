@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reprolab.core import kernels, paths
 from reprolab.core.files import read_json, sha256_of, sweep
-from reprolab.core.params import Params, TrainParams
+from reprolab.core.params import PARAMS_FILE, Params, TrainParams, check_task
 from reprolab.core.runtime import pick_device, seed_everything
 from reprolab.data.tasks.base import Task
 from reprolab.learning import model_file, models
@@ -62,6 +62,8 @@ def train(task: Task, params: Params) -> None:
     if cfg.processes > 1 and "LOCAL_RANK" not in os.environ:
         return launch(task, cfg.processes)
     meta = read_json(paths.features(task.name) / "meta.json")
+    task = task.described(meta)  # what its rows are; a task of your own's kind is known from here
+    check_task(params, task.name, task, models.entries(), PARAMS_FILE)
     checkpoint = paths.checkpoint(task.name)
     if checkpoint.parent.is_dir():
         sweep(checkpoint.parent)  # every task's temporaries whose writer was killed

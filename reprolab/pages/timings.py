@@ -15,7 +15,7 @@ from pathlib import Path
 from reprolab.cli import RUNS_LOG, guarded
 from reprolab.core.errors import UserError
 from reprolab.core.files import write_text
-from reprolab.data.tasks import NAMES
+from reprolab.data.tasks import names
 from reprolab.pages.tables import between
 
 PAGE = Path("README.md")  # the page that holds the table, between these markers
@@ -43,11 +43,11 @@ def _machine(facts: dict) -> str:
 def table(runs: dict[str, dict]) -> str:
     """Seconds, a row per task and a column per stage, each stage's latest run; the params
     check and the total below. Stages no longer in the pipeline (a log outlives them) are left out."""
-    ours = {"plan"} | {f"{kind}@{task}" for kind in KINDS for task in NAMES}
+    ours = {"plan"} | {f"{kind}@{task}" for kind in KINDS for task in names()}
     runs = {stage: run for stage, run in runs.items() if stage in ours}
     machines = sorted({_machine(run["machine"]) for run in runs.values() if "torch" in run["machine"]})
     lines = [f"| task | {' | '.join(KINDS)} | task total |", "|---|" + "---:|" * (len(KINDS) + 1)]
-    for task in NAMES:
+    for task in names():
         cells = [runs.get(f"{kind}@{task}", {}).get("seconds") for kind in KINDS]
         shown = ["-" if c is None else f"{c:,.1f}" for c in cells]
         lines.append(f"| {task} | {' | '.join(shown)} | {sum(c for c in cells if c is not None):,.1f} |")

@@ -6,7 +6,7 @@ Tables: a CSV whose header names the feature columns (others are ignored, in any
 or, for a task with a headerless raw format (NSL-KDD), its lines with or without the
 trailing label columns. Images: image files or folders of them, brought to the form of the
 training images (reprolab/prediction/image_form.py: for mnist a light digit, centred, on a dark ground).
-Text: a file of headlines, one a line, or a CSV with a `title` column.
+Text: a file of texts, one a line, or a CSV (TSV) with the task's text column (news: `title`).
 The output has one row per input: its id, the predicted label by name and the probability
 of each class (regression: the predicted value). Blank lines are skipped, and said so; the
 ids keep the numbers of the lines (rows, for a CSV) they were read from. Inputs are read,
@@ -38,7 +38,6 @@ from torch import Tensor
 from reprolab.core.errors import UserError
 from reprolab.data.features.table import TabularEncoder
 from reprolab.data.features.text import TextEncoder
-from reprolab.data.tasks import get
 from reprolab.data.tasks.base import check_values, load_csv
 from reprolab.evaluation.predictions import predictions_table
 from reprolab.learning.inference import EVAL_BATCH, outputs
@@ -124,23 +123,23 @@ def _first_fields(path: Path) -> list[str]:
 def _table_chunks(
     path: Path, saved: dict[str, Any], encoder: TabularEncoder, files: int, notes: Notes
 ) -> Iterator[Chunk]:
-    task = get(saved["task"])
+    layout = saved["preprocess"]["layout"]
     features = [*encoder.numeric, *encoder.categorical]
     first = _first_fields(regular(path))
     header = set(features) <= set(first)
     if header:
         names = None
     else:
-        layout = task.headerless
-        if not layout:
+        headerless = layout["headerless"]
+        if not headerless:
             missing = sorted(set(features) - set(first))
             raise UserError(f"{path}: the header lacks column(s) {', '.join(missing)}")
-        leading = next((i for i, c in enumerate(layout) if c not in task.features), len(layout))
-        if len(first) not in (leading, len(layout)):
+        leading = next((i for i, c in enumerate(headerless) if c not in layout["features"]), len(headerless))
+        if len(first) not in (leading, len(headerless)):
             raise UserError(
-                f"{path}: expected {leading} or {len(layout)} comma-separated values a line, found {len(first)}"
+                f"{path}: expected {leading} or {len(headerless)} comma-separated values a line, found {len(first)}"
             )
-        names = list(layout[: len(first)])
+        names = list(headerless[: len(first)])
     # Every row, blank ones included (row i is the file's line i + 1, + 1 below a header), as
     # strings: the values are checked as the pipeline checks them.
     named: dict[str, Any] = {"names": names} if names else {}
@@ -158,8 +157,9 @@ def _table_chunks(
             frame = frame.assign(**{c: "0" for c in columns if c not in features})
             frame.loc[blank] = "0"
             frame = check_values(
-                frame.replace("", np.nan), path, header, columns, tuple(encoder.numeric), task.nonnegative, seen
-            )
+                frame.replace("", np.nan), path, header, columns, tuple(encoder.numeric),
+                tuple(layout["nonnegative"]), seen, blank_allowed=tuple(encoder.fill),
+            )  # fmt: skip
             notes["blank", path] += int(blank.sum())
             if (~blank).any():
                 x, unseen = encoder.transform(frame[features][~blank])
@@ -212,13 +212,13 @@ def _image_files(paths: list[Path]) -> list[Path]:
 
 
 def read_images(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Iterator[Chunk]:
-    shape = tuple(saved["preprocess"]["image_shape"])
+    shape, form = tuple(saved["preprocess"]["image_shape"]), saved["preprocess"]["image_form"]
     files, done = _image_files(paths), Counter[str]()
     for start in range(0, len(files), BATCH):
         pixels = []
         for path in files[start : start + BATCH]:
             try:
-                pixels.append(image_form.read(path, shape, done))
+                pixels.append(image_form.read(path, shape, done, form))
             except ValueError as err:
                 raise UserError(f"{path}: {err}") from None
         yield [str(path) for path in files[start : start + BATCH]], torch.from_numpy(np.stack(pixels))
@@ -226,19 +226,23 @@ def read_images(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Itera
         log.warning("%s", line)
 
 
-def _titles(path: Path, notes: Notes) -> Iterator[tuple[int, str]]:
-    """(line or row number, headline) of every headline of a file, blank ones left out (and
-    counted), each cut to MAX_TITLE characters and its control characters read as spaces."""
-    if path.suffix.lower() == ".csv":
+def _titles(path: Path, notes: Notes, column: str) -> Iterator[tuple[int, str]]:
+    """(line or row number, text) of every text of a file (a CSV's or TSV's `column`, else
+    every line), blank ones left out (and counted), each cut to MAX_TITLE characters and its
+    control characters read as spaces."""
+    if path.suffix.lower() in (".csv", ".tsv"):
         options: dict[str, Any] = {
             "dtype": str,
             "keep_default_na": False,
             "skip_blank_lines": False,
             "chunksize": BATCH,
+            "sep": "\t" if path.suffix.lower() == ".tsv" else ",",
         }
         with load_csv(regular(path), True, **options) as reader:
             frames = _parsed(reader, path)
-            rows = ((i + 1, t) for frame in frames for i, t in zip(frame.index, _column(frame, path), strict=True))
+            rows = (
+                (i + 1, t) for frame in frames for i, t in zip(frame.index, _column(frame, path, column), strict=True)
+            )
             lines = ((n, t[:MAX_TITLE], len(t) > MAX_TITLE) for n, t in rows)
             yield from _kept(path, lines, notes)
         return
@@ -249,10 +253,10 @@ def _titles(path: Path, notes: Notes) -> Iterator[tuple[int, str]]:
         raise UserError(f"{path}: not UTF-8 text") from None
 
 
-def _column(frame: pd.DataFrame, path: Path) -> pd.Series:
-    if "title" not in frame.columns:
-        raise UserError(f"{path}: a CSV of headlines needs a 'title' column")
-    return frame["title"].fillna("")
+def _column(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
+    if column not in frame.columns:
+        raise UserError(f"{path}: a table of texts needs a {column!r} column (the columns: {', '.join(frame.columns)})")
+    return frame[column].fillna("")
 
 
 def _kept(path: Path, lines: Iterator[tuple[int, str, bool]], notes: Notes) -> Iterator[tuple[int, str]]:
@@ -275,7 +279,7 @@ def read_texts(paths: list[Path], saved: dict[str, Any], notes: Notes) -> Iterat
     encoder = TextEncoder.from_dict(saved["preprocess"]["encoder"])
     reads = entry(saved["config"]["name"]).reads  # the mean vector, the token ids or the n-grams
     for path in paths:
-        titles = _titles(path, notes)
+        titles = _titles(path, notes, saved["preprocess"]["text"])
         while batch := list(islice(titles, BATCH)):
             numbers, texts = zip(*batch, strict=True)
             yield _ids(path, np.asarray(numbers), len(paths)), torch.from_numpy(encoder.encode(texts)[0][reads])

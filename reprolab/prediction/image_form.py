@@ -1,9 +1,11 @@
-"""An image as a user holds it, brought to the form of a task's training images.
+"""An image as a user holds it, brought to the form of a task's training images: by the
+`digit` recipe (mnist) or the `photo` one (cifar10, and a folder of images of your own, whose
+training images are brought to their declared size by this module too).
 
 mnist follows the dataset's own recipe (LeCun et al.): a light digit on a dark ground
 (inverted where the ground is light), the digit's bounding box scaled to fit 20x20 with
 its aspect kept, and placed in 28x28 so that its centre of mass sits at the centre.
-cifar10's images are cropped to a centred square, then resized (not squashed).
+A photo is cropped to a centred square, then resized (not squashed), in grey or colour.
 An image already in the training images' form (their size and channels, and for mnist a
 dark ground) passes unchanged, so that `predict` on the test images gives what `evaluate` gave.
 """
@@ -78,13 +80,18 @@ def digit(grey: np.ndarray, size: int = 28) -> tuple[np.ndarray, bool]:
 
 def centre_square(image):
     """The largest centred square of a PIL image."""
+    return centre_crop(image, 1.0)
+
+
+def centre_crop(image, aspect: float):
+    """The largest centred part of a PIL image of width / height `aspect`."""
     width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    return image.crop((left, top, left + side, top + side))
+    w, h = (round(height * aspect), height) if width / height > aspect else (width, round(width / aspect))
+    left, top = (width - w) // 2, (height - h) // 2
+    return image.crop((left, top, left + w, top + h))
 
 
-def read(path: Path, shape: tuple[int, int, int], done: Counter) -> np.ndarray:
+def read(path: Path, shape: tuple[int, int, int], done: Counter, form: str) -> np.ndarray:
     """The image at `path` as a (channels, height, width) uint8 array in the training images'
     form; `done` counts what was changed (converted, resized, inverted, cropped, blank)."""
     from PIL import Image, UnidentifiedImageError
@@ -106,20 +113,23 @@ def read(path: Path, shape: tuple[int, int, int], done: Counter) -> np.ndarray:
         raise ValueError(f"not an image ({type(err).__name__})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = cap
-    return conform(array, shape, done, recoded=original != mode)
+    return conform(array, shape, done, form, recoded=original != mode)
 
 
-def conform(array: np.ndarray, shape: tuple[int, int, int], done: Counter, recoded: bool = False) -> np.ndarray:
+def conform(
+    array: np.ndarray, shape: tuple[int, int, int], done: Counter, form: str, recoded: bool = False
+) -> np.ndarray:
     """A uint8 image (height, width) or (height, width, 3), already in the model's channels,
-    as (channels, height, width) in the training images' form; `recoded`: its file was of
-    other channels."""
+    as (channels, height, width) in the training images' form, by the `form` recipe ("digit",
+    "photo"); `recoded`: its file was of other channels."""
     from PIL import Image
 
     channels, height, width = shape
-    if not recoded and array.shape[:2] == (height, width) and (channels == 3 or not ground_is_light(array)):
+    digit_form = form == "digit"
+    if not recoded and array.shape[:2] == (height, width) and not (digit_form and ground_is_light(array)):
         return array[None] if channels == 1 else array.transpose(2, 0, 1)
     done["converted"] += 1
-    if channels == 1:
+    if digit_form:
         try:
             array, inverted = digit(array, height)
         except BlankImage:
@@ -131,13 +141,14 @@ def conform(array: np.ndarray, shape: tuple[int, int, int], done: Counter, recod
         done["resized"] += 1
         return array[None]
     picture = Image.fromarray(array)
-    if picture.width != picture.height:
-        picture = centre_square(picture)
+    if picture.width * height != picture.height * width:  # the declared shape's aspect, centred
+        picture = centre_square(picture) if width == height else centre_crop(picture, width / height)
         done["cropped"] += 1
     if picture.size != (width, height):
         picture = picture.resize((width, height), Image.Resampling.BICUBIC)
         done["resized"] += 1
-    return np.asarray(picture, dtype=np.uint8).transpose(2, 0, 1)
+    pixels = np.asarray(picture, dtype=np.uint8)
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
 def summary(done: Counter, total: int, shape: tuple[int, int, int]) -> str | None:

@@ -2,12 +2,14 @@
 
 A category seen only in validation or test rows encodes as all zeros in its
 block (the model knows nothing of it) and is counted, so reports can say how
-often that happened.
+often that happened. A table of your own may have blank cells: each column's are
+filled as its training rows say (numbers: their median; categories: the most
+frequent), and `reprolab predict` fills them the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,23 @@ class TabularEncoder:
     mean: tuple[float, ...]
     scale: tuple[float, ...]  # 1.0 where not standardizing, or where a column is constant
     categories: dict[str, tuple[str, ...]]
+    fill: dict[str, float | str] = field(default_factory=dict)  # what a blank cell reads as, by column
+
+    @staticmethod
+    def fit_fill(rows: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...]) -> dict[str, float | str]:
+        """What each column's blank cells are read as: the training rows' median, or their most
+        frequent category (the first in order among equals); 0 or "" where a column has no value."""
+        fill: dict[str, float | str] = {}
+        for column in numeric:
+            values = rows[column].dropna()
+            fill[column] = float(values.median()) if len(values) else 0.0
+        for column in categorical:
+            counts = rows[column].dropna().astype(str).value_counts()
+            fill[column] = str(min(counts[counts == counts.max()].index)) if len(counts) else ""
+        return fill
+
+    def filled(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.fillna(self.fill) if self.fill else rows
 
     @classmethod
     def fit(
@@ -48,7 +67,10 @@ class TabularEncoder:
         *,
         standardize: bool,
         log: tuple[str, ...] = (),
+        fills_missing: bool = False,
     ) -> TabularEncoder:
+        fill = cls.fit_fill(rows, numeric, categorical) if fills_missing else {}
+        rows = rows.fillna(fill) if fill else rows
         values = _numeric(rows, numeric, log)
         if standardize and len(rows):
             mean = values.mean(axis=0)
@@ -63,6 +85,7 @@ class TabularEncoder:
             mean=tuple(float(m) for m in mean),
             scale=tuple(float(s) for s in scale),
             categories={c: tuple(sorted(rows[c].astype(str).unique())) for c in categorical},
+            fill=fill,
         )
 
     @property
@@ -71,6 +94,7 @@ class TabularEncoder:
 
     def transform(self, rows: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
         """Return the float32 feature matrix and, per categorical column, how many rows were unseen."""
+        rows = self.filled(rows)
         numeric = (_numeric(rows, self.numeric, self.log) - self.mean) / self.scale
         blocks, unseen = [numeric.astype(np.float32)], {}
         for column in self.categorical:
@@ -91,7 +115,7 @@ class TabularEncoder:
         """The encoder as `to_dict` gave it (after a round trip through JSON or a model file)."""
         categories = {column: tuple(values) for column, values in saved["categories"].items()}
         fields = {key: tuple(saved[key]) for key in ("numeric", "categorical", "log", "mean", "scale")}
-        return cls(**fields, categories=categories)
+        return cls(**fields, categories=categories, fill=dict(saved.get("fill", {})))
 
 
 def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[dict, dict]:
@@ -111,13 +135,17 @@ def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[
         raise UserError(f"{where}.drop: no feature column is left")
     rows = {split: read_split(task, split) for split in present_splits(task)}
     log = tuple(c for c in kept[0] if c in config.log)
-    encoder = TabularEncoder.fit(rows["train"], *kept, standardize=config.standardize, log=log)
+    encoder = TabularEncoder.fit(
+        rows["train"], *kept, standardize=config.standardize, log=log, fills_missing=task.fills_missing
+    )
     arrays, stats = {}, {}
     for split, frame in rows.items():
         x, unseen = encoder.transform(frame)
         arrays[split] = {"x": x, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
         if any(unseen.values()):
             stats[split] = {"unseen_categories": unseen}
+        if blank := int(frame[[*kept[0], *kept[1]]].isna().to_numpy().sum()):
+            stats.setdefault(split, {})["filled_cells"] = blank
     meta = {
         "n_features": len(encoder.feature_names),
         "feature_names": encoder.feature_names,

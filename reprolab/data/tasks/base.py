@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from reprolab.core.params import FeatureParams, NoSource, SplitParams, StrictMod
 Kind = Literal["binary", "multiclass", "regression"]
 TARGET = "target"
 SOURCES_FILE = "sources.json"  # what the download stage read: {file: {"origin", "sha256", "vouched_by"}}
+SCHEMA_FILE = "schema.json"  # in the split folder: what the rows were found to be (Task.schema)
 
 # (test rows with the task's `extras` columns, true labels, predicted labels, scores)
 # -> ({named subset of those rows: metrics}, extra tables written beside the plots)
@@ -33,6 +34,7 @@ class Source:
     md5: str | None = None  # of the download itself, where that is all the publisher gives
     unpack: Literal["gzip", "tar"] | None = None
     size: int | None = None  # gzip: the decompressed size, beyond which decompression stops
+    path: str | None = None  # a file or folder of the repository (data/inputs/...), copied rather than fetched
 
     @property
     def target(self) -> str:
@@ -62,7 +64,7 @@ class Images:
 @dataclass(frozen=True)
 class Task:
     name: str
-    kind: Kind
+    kind: Kind | None  # None: a task of your own whose kind its rows tell (`describe`)
     about: str  # what the data is, for people: the model card shows it
     # Reads the raw directory: {"all": rows} to be split three ways, or {"train": ..., "test": ...}.
     # Tabular tasks give tables of feature columns, TARGET and extras indexed by row id;
@@ -90,6 +92,32 @@ class Task:
     headerless: tuple[str, ...] = ()  # the columns of a raw file without a header, in order
     nonnegative: tuple[str, ...] = ()  # numeric columns that cannot be below 0 (counts, rates): refused if so
     limits: tuple[str, ...] = ()  # what a reader of the results should know, for the model card
+    # A task of your own (reprolab/data/tasks/table.py, images.py, texts.py): reads the raw folder
+    # and returns the task with the kind, classes and columns its rows have, found once by the
+    # split stage and kept in its SCHEMA_FILE for the stages after it.
+    describe: Callable[[Path], Task] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)  # params parts a block may leave out, as given
+    fills_missing: bool = False  # a table whose blank cells are filled by rules fit on training rows
+    image_form: Literal["digit", "photo"] = "photo"  # how predict brings an image to the training form
+
+    def schema(self) -> dict[str, Any]:
+        """What its rows are: kind, classes and columns (the split stage writes it)."""
+        return {
+            "kind": self.kind,
+            "classes": list(self.classes),
+            "numeric": list(self.numeric),
+            "categorical": list(self.categorical),
+        }
+
+    def described(self, schema: dict[str, Any]) -> Task:
+        """This task as `schema` (what `schema` gave) says its rows are."""
+        return replace(
+            self,
+            kind=schema["kind"],
+            classes=tuple(schema["classes"]),
+            numeric=tuple(schema["numeric"]),
+            categorical=tuple(schema["categorical"]),
+        )
 
     @property
     def is_image(self) -> bool:
@@ -151,9 +179,11 @@ def check_values(
     numeric: tuple[str, ...],
     nonnegative: tuple[str, ...] = (),
     first: int = 0,
+    blank_allowed: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """No empty value anywhere, a finite number in each `numeric` column (converted in place),
-    at least 0 in each `nonnegative` one; else one line naming the file's line and column.
+    """No empty value anywhere but in the `blank_allowed` columns (a table of your own's: they
+    are filled), a finite number in each `numeric` column (converted in place), at least 0 in
+    each `nonnegative` one; else one line naming the file's line and column.
     Row i is the file's line first + i + 1 (+ 1 below a header): `first` rows came before."""
     columns = list(frame.columns)
 
@@ -167,7 +197,8 @@ def check_values(
         value = fields[col].strip() if col < len(fields) else ""
         return UserError(f"{path}: line {number}, column {col + 1} ({names[col]}): {value!r} {why}")
 
-    missing = frame.isna().to_numpy()
+    checked = frame.drop(columns=list(blank_allowed), errors="ignore")
+    missing = checked.reindex(columns=columns, fill_value="").isna().to_numpy()
     if missing.any():
         row, col = np.argwhere(missing)[0]
         number, fields = line(row)
@@ -177,6 +208,8 @@ def check_values(
     for column in numeric:
         values = pd.to_numeric(frame[column], errors="coerce")
         finite = np.isfinite(values.to_numpy(np.float64))  # NaN where not a number
+        if column in blank_allowed:
+            finite |= frame[column].isna().to_numpy()
         if not finite.all():
             row = int((~finite).argmax())
             raise bad(row, columns.index(column), "is not a finite number")

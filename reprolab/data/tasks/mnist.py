@@ -69,4 +69,5 @@ TASK = Task(
     sources=SOURCES,
     predefined_test=True,
     image_shape=(1, 28, 28),
+    image_form="digit",
 )

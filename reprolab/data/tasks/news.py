@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from reprolab.core.errors import UserError
-from reprolab.core.params import FeatureParams, SplitParams, StrictModel
+from reprolab.core.params import SplitParams, StrictModel, TextFeatures
 from reprolab.data.tasks.base import TARGET, Source, Task
 
 ABOUT = """news: UCI News Aggregator headlines in four categories, the classic exercise's five publishers.
@@ -45,44 +45,6 @@ class NewsSource(StrictModel):
 class NewsSplit(SplitParams):
     publishers: list[str] = Field(min_length=1)
     group: str = Field("story", description="story: no story in two parts (its headlines are near-copies); none")
-
-
-class Pretrained(StrictModel):
-    """Vectors in word2vec format (e.g. GoogleNews-vectors-negative300.bin.gz) from a local
-    path, pinned by their sha256. Fetch a published file with `dvc import-url URL data/pretrained/`."""
-
-    path: str | None = None
-    sha256: str | None = None
-    binary: bool = True
-    limit: Annotated[int, Field(ge=1)] | None = Field(None, description="read only the first N vectors")
-
-    @model_validator(mode="after")
-    def _pinned(self) -> Pretrained:
-        if self.path and not self.sha256:
-            raise ValueError("a path needs its sha256")
-        return self
-
-
-class NewsFeatures(FeatureParams):
-    lowercase: bool = True
-    vector_size: Annotated[int, Field(ge=1)] = 300
-    window: Annotated[int, Field(ge=1)] = 5
-    min_count: Annotated[int, Field(ge=1)] = 1
-    epochs: Annotated[int, Field(ge=1)] = 5
-    sg: bool = Field(False, description="skip-gram (true) or CBOW (false)")
-    pretrained: Pretrained = Field(default_factory=Pretrained)
-    # fasttext's hashed n-grams
-    ngrams: Annotated[int, Field(ge=1, le=5, description="word n-grams of order 1..ngrams")] = 2
-    chars: list[Annotated[int, Field(ge=1, le=10)]] = Field(
-        default_factory=list, description="[min, max] length of character n-grams of each word; [] for none"
-    )
-    buckets: Annotated[int, Field(ge=1, le=2**24, description="hash buckets (embedding rows)")] = 2**18
-
-    @model_validator(mode="after")
-    def _char_range(self) -> NewsFeatures:
-        if self.chars and (len(self.chars) != 2 or self.chars[0] > self.chars[1]):
-            raise ValueError("chars: [min, max] with min <= max, or []")
-        return self
 
 
 def read(raw_dir: Path) -> dict[str, pd.DataFrame]:
@@ -127,7 +89,7 @@ TASK = Task(
     source_params=NewsSource,
     user_pins=lambda source: {SOURCE.filename: source.sha256} if source.sha256 else {},
     split_params=NewsSplit,
-    features_params=NewsFeatures,
+    features_params=TextFeatures,
     select=select,
     text="title",
     limits=(
