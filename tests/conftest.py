@@ -157,8 +157,10 @@ def for_fixtures(data: dict) -> dict:
     """The project's params made for the small fixture files: at most 3 epochs a task, and news's
     n-grams in 4,096 buckets (not 262,144 x 64 weights to train, save, cache and push)."""
     for block in data["tasks"].values():
-        block["train"]["epochs"] = min(block["train"].get("epochs", data["train"]["epochs"]), 3)
-    data["tasks"]["news"]["features"]["buckets"] = 4096
+        train = block.setdefault("train", {})
+        train["epochs"] = min(train.get("epochs", data["train"]["epochs"]), 3)
+    if "news" in data["tasks"]:
+        data["tasks"]["news"]["features"]["buckets"] = 4096
     return data
 
 

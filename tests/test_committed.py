@@ -42,26 +42,19 @@ def committed() -> set[str]:
     return set(subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split())
 
 
-def plot_files() -> set[str]:
-    """The files behind dvc.yaml's top-level plots."""
-    files = set()
-    for plot in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]:
-        ((name, spec),) = plot.items()
-        files |= set((spec or {}).get("y", {})) if isinstance((spec or {}).get("y"), dict) else {name}
-    return files
-
-
 def test_every_declared_metric_and_plot_file_is_committed_and_parses():
-    metrics = {f"metrics/{name}.json" for name in tasks.NAMES}
-    plots = plot_files()
-    assert {p.split("/")[1] for p in plots} == set(tasks.NAMES)  # every task has its plots
-    assert metrics | plots <= committed(), sorted((metrics | plots) - committed())
+    metrics = {f"metrics/{name}.json" for name in tasks.names()}
+    plots = {path for path in committed() if path.startswith("plots/")}
+    assert {p.split("/")[1] for p in plots} == set(tasks.names())  # every task has its plots
+    assert metrics <= committed(), sorted(metrics - committed())
     for path in metrics:
         assert all(
             isinstance(v, float) for split in json.loads((ROOT / path).read_text()).values() for v in split.values()
         )
-    for path in plots:
-        assert len(pd.read_csv(ROOT / path, sep="\t" if path.endswith(".tsv") else ",")) > 0, path
+    for name in tasks.names():
+        curves = pd.read_csv(ROOT / "plots" / name / "curves.csv")
+        assert list(curves.columns) == ["epoch", "split", "metric", "value"] and len(curves) > 0, name
+        assert {p.rpartition("/")[2].rpartition(".")[2] for p in plots if p.split("/")[1] == name} == {"csv", "png"}
 
 
 def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
@@ -71,7 +64,7 @@ def test_dvc_shows_metrics_plots_and_experiments_without_a_warning():
         assert "failed to load" not in result.stderr.lower() + result.stdout.lower(), (args, result.stderr)
     shown = json.loads(dvc("metrics", "show", "--json").stdout)
     loaded = {path for rev in shown.values() for path in rev.get("data", {})}
-    assert loaded == {f"metrics/{name}.json" for name in tasks.NAMES}
+    assert loaded == {f"metrics/{name}.json" for name in tasks.names()}
 
 
 @pytest.mark.parametrize("name", sorted(results.FILES))
@@ -124,7 +117,7 @@ def test_the_seed_summary_is_of_the_committed_run_and_every_task():
     seed = yaml.safe_load((ROOT / "params.yaml").read_text())["seed"]
     assert summary["seeds"] == [1, 2, 3] and seed in summary["seeds"]
     assert summary["overrides"] == [] and summary["targets"] == []
-    assert set(summary["metrics"]) == set(summary["revisions"]) == {f"metrics/{name}.json" for name in tasks.NAMES}
+    assert set(summary["metrics"]) == set(summary["revisions"]) == {f"metrics/{name}.json" for name in tasks.names()}
     at = summary["seeds"].index(seed)
     for path, figures in summary["metrics"].items():
         metrics = seeds.flatten(json.loads((ROOT / path).read_text()))

@@ -42,7 +42,7 @@ def checked() -> params.Params:
 
 def test_every_stage_depends_on_its_plan_and_on_no_code_or_param():
     deps = declared(ROOT)
-    assert deps["plan"] == ["params.yaml", "reprolab", "stages"]  # the plan alone reads the code's bytes
+    assert deps["plan"] == ["params.yaml", "reprolab", "stages", "data/inputs"]  # the plan alone reads the code's bytes
     addresses = {f"{s}@{t}" for s in TASK_STAGES for t in tasks.NAMES}
     assert {name for name in deps if not name.startswith("params:")} == {"plan"} | addresses
     assert set(plan.STAGES) == set(TASK_STAGES)
@@ -61,7 +61,8 @@ def test_each_plan_names_the_code_its_stage_runs_for_its_task():
             runs = code[f"{stage}@{name}"]
             own = {f"stages/{stage}.py", f"reprolab/data/tasks/{name}.py"}
             assert own | {"stages/__init__.py", "reprolab/cli.py"} <= runs
-            assert not {f"reprolab/data/tasks/{n}.py" for n in tasks.NAMES if n != name} & runs  # no other task's
+            others = {*(n for n in tasks.NAMES if n != name), "own", *tasks.OWN}
+            assert not {f"reprolab/data/tasks/{n}.py" for n in others} & runs  # no other task's, none of yours
         assert not {p for p in code[f"train@{name}"] if p.startswith("reprolab/evaluation/")}
         assert not {
             p for p in code[f"train@{name}"] if p.startswith(("reprolab/data/features/", "reprolab/data/split"))

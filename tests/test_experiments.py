@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers.pipeline_repo import TASKS, ran, sh
+from tests.helpers.pipeline_repo import NAMES, OWN, ran, sh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("served")]
 
@@ -26,20 +26,20 @@ def repo(cloned) -> Path:
 
 def test_a_default_change_reruns_only_the_tasks_that_use_it(repo):
     result = sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.01")
-    unpinned = {name for name in TASKS if "lr" not in _task_train(repo, name)}
-    assert unpinned == {"advertising"}
+    unpinned = {name for name in NAMES if "lr" not in _task_train(repo, name)}
+    assert unpinned == set(OWN)  # every classic task pins its own; your own start from the defaults
     assert ran(result) == {"plan"} | {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in unpinned}
 
     diff = json.loads(sh(repo, "dvc", "metrics", "diff", "--json").stdout)
-    assert set(diff) == {"metrics/advertising.json"}
-    assert "test.r2" in diff["metrics/advertising.json"]
+    assert set(diff) == {f"metrics/{name}.json" for name in OWN}
+    assert "test.accuracy" in diff["metrics/wine.json"]
 
     experiments = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
     runs = [exp for baseline in experiments for exp in baseline.get("experiments") or []]
     assert runs, "no experiment recorded"
     run = runs[0]["revs"][0]["data"]
     assert run["params"]["params.yaml"]["data"]["train"]["lr"] == 0.01
-    assert "test" in run["metrics"]["metrics/advertising.json"]["data"]
+    assert "test" in run["metrics"]["metrics/wine.json"]["data"]
 
 
 def _task_train(repo: Path, name: str) -> dict:

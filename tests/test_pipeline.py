@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TASK_STAGES
-from tests.helpers.pipeline_repo import ALL_STAGES, OUTPUTS, TASKS, environment, metric_files, ran, sh
+from tests.helpers import own_data
+from tests.helpers.pipeline_repo import (
+    ALL_STAGES,
+    INPUTS,
+    NAMES,
+    OUTPUTS,
+    TASKS,
+    environment,
+    metric_files,
+    ran,
+    sh,
+)  # fmt: skip
 from tests.test_deps import unplanned
 
 pytestmark = pytest.mark.e2e
@@ -67,8 +78,16 @@ def test_repro_runs_every_stage_then_nothing(repo, baseline, mirror_dir):
         line.split(",")[1] for line in predictions[1:]
     ]  # the model file alone, applied to the raw test file, gives what evaluate gave
     assert re.search(r"KDDTest\+\.txt: \d+ with a service never seen in training: encoded as unknown", predicted.stderr)
-    for figure in ("nslkdd/curves", "nslkdd/confusion", "nslkdd/roc", "cifar10/misclassified", "mnist/confusion"):
-        assert (repo / f"reports/{figure}.png").stat().st_size > 1000
+    for figure in (
+        "reports/nslkdd/curves",
+        "plots/nslkdd/confusion",
+        "plots/nslkdd/roc",
+        "plots/nslkdd/per_attack",
+        "plots/cifar10/misclassified",
+        "plots/mnist/confusion",
+        "plots/advertising/predicted_vs_actual",
+    ):
+        assert (repo / f"{figure}.png").stat().st_size > 1000, figure  # fmt: skip
     assert set(details["cifar10"]["metrics"]["test"]["per_class"]) == set(TASKS["cifar10"].classes)
 
     # git holds the small results, DVC's cache the rest: nothing else is left in the workspace
@@ -93,6 +112,9 @@ def elsewhere(repo, tmp_path_factory, mirror_dir) -> tuple[Path, Path, str]:
     forced to run again without the run cache. The clone, its mirror, what dvc printed."""
     other = tmp_path_factory.mktemp("another") / "checkout" / "reprolab"
     sh(repo, "git", "clone", "-q", str(repo), str(other))
+    for name in INPUTS:  # your own data: DVC tracks it, git holds its .dvc file; here, as a user has it
+        copy = shutil.copytree if (repo / name).is_dir() else shutil.copyfile
+        copy(repo / name, other / name)
     mirror = shutil.copytree(mirror_dir, tmp_path_factory.mktemp("media") / "datasets" / "mirror")
     saved = os.environ["REPROLAB_MIRROR"]
     os.environ["REPROLAB_MIRROR"] = str(mirror)
@@ -121,17 +143,16 @@ def test_each_stage_loaded_only_code_its_plan_names(repo, baseline):
     assert set(logs) == ALL_STAGES
     assert unplanned(repo, baseline / "imports") == []
     assert {stage for stage, loaded in logs.items() if "module:torch" in loaded} == {
-        f"{s}@{t}" for s in ("train", "evaluate") for t in TASKS
+        f"{s}@{t}" for s in ("train", "evaluate") for t in NAMES
     }  # the stages that neither train nor evaluate load no torch
+    kind = {name: next(iter(block["source"])) for name, block in own_data.BLOCKS.items()}  # table, images, texts
     for stage, loaded in logs.items():
         name = stage.partition("@")[2]
-        if name:  # the registry loaded this task's module, and no other task's
+        if name:  # the registry loaded this task's module (yours: its kind's), and no other task's
+            modules = {"base", name} if name in TASKS else {"base", "own", kind[name]}
             assert {p for p in loaded if p.startswith("reprolab/data/tasks/")} - {
                 "reprolab/data/tasks/__init__.py"
-            } == {
-                "reprolab/data/tasks/base.py",
-                f"reprolab/data/tasks/{name}.py",
-            }
+            } == {f"reprolab/data/tasks/{m}.py" for m in modules}
 
 
 def code_files(repo: Path) -> list[Path]:
@@ -169,7 +190,7 @@ def test_an_edit_reruns_exactly_the_stages_whose_code_it_touches(repo):
         with (repo / path).open("a") as f:
             f.write("\nEDITED = True\n")
     news = {f"{s}@news" for s in TASK_STAGES}
-    expected = news | {f"{s}@{t}" for s in ("train", "evaluate") for t in TASKS}
+    expected = news | {f"{s}@{t}" for s in ("train", "evaluate") for t in NAMES}
     try:
         said = sh(repo, sys.executable, "-m", "reprolab.plan").stdout  # before anything runs
         assert set(json.loads(sh(repo, "dvc", "status", "--json").stdout)) == {"plan"}  # dvc alone: the plan
@@ -190,17 +211,23 @@ def test_forced_rerun_gives_identical_metrics(repo, elsewhere):
     other, _, printed = elsewhere
     before = metric_files(repo)
     assert len(before) > 10
-    assert {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in TASKS} <= ran(printed)
+    assert {f"{s}@{t}" for s in ("train", "evaluate", "publish") for t in NAMES} <= ran(printed)
     assert metric_files(other) == before
 
 
 def test_plots_render_from_the_declared_files(repo):
     shown = json.loads(sh(repo, "dvc", "plots", "show", "--json").stdout)
     assert not shown.get("errors")
-    classifiers = [name for name, task in TASKS.items() if task.kind != "regression"]
-    declared = {f"{name}-loss" for name in TASKS} | {f"{name}-accuracy" for name in classifiers}
-    declared |= {f"plots/{name}/confusion.csv" for name in classifiers}
-    declared |= {"plots/nslkdd/roc.csv", "plots/nslkdd/per_attack.csv", "plots/advertising/predicted_vs_actual.csv"}
-    assert set(shown["data"]) == declared
-    for plot, renders in shown["data"].items():
-        assert renders[0]["content"]["data"]["values"], plot
+    figures = {p.relative_to(repo).as_posix() for p in (repo / "plots").glob("*/*.png")}
+    assert set(shown["data"]) == {f"plots/{name}/curves.csv" for name in NAMES} | figures
+    kinds = {name: task.kind for name, task in TASKS.items()} | own_data.KINDS
+    for name, kind in kinds.items():
+        (render,) = shown["data"][f"plots/{name}/curves.csv"]
+        rows = render["content"]["data"]["values"]
+        metrics = {"loss"} | ({"accuracy"} if kind != "regression" else set())
+        assert {(r["split"], r["metric"]) for r in rows} == {(s, m) for s in ("train", "val") for m in metrics}
+    fits = {"confusion": ("multiclass", "binary"), "roc": ("binary",), "predicted_vs_actual": ("regression",)}
+    for figure, fit in fits.items():
+        assert {f.split("/")[1] for f in figures if f.endswith(f"/{figure}.png")} == {
+            name for name, kind in kinds.items() if kind in fit
+        }

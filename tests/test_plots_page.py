@@ -37,12 +37,13 @@ def test_a_fresh_clone_draws_every_plot_offline(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     assert (clone / plots_page.TEMPLATE).is_file()  # committed: no set-up step
-    declared = len(yaml.safe_load((clone / "dvc.yaml").read_text())["plots"])
+    declared = len(yaml.safe_load((clone / "params.yaml").read_text())["tasks"])  # a Vega chart a task: its curves
     shown = plots_page.written(run(clone, "dvc", "plots", "show"))
     html = shown.read_text()
     assert "cdn.jsdelivr" not in html and "<script src=" not in html  # nothing to fetch
     picture = tmp_path / "page.png"
     assert plots_page.drawn(plots_page.open_page(shown, picture)) == declared
+    assert html.count("<img") == len(list((clone / "plots").glob("*/*.png")))  # and each figure
     grey = Image.open(picture).convert("L")
     assert ImageStat.Stat(grey).stddev[0] > 20 and len(grey.getcolors(1 << 16)) > 50  # not a blank page
 

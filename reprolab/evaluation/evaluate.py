@@ -47,7 +47,7 @@ class Scored:
 
 def curves(task: Task) -> dict[str, pd.DataFrame]:
     """The per-epoch curves DVCLive wrote in the train stage, as {metric: step, train, val}."""
-    names = ("loss",) if task.kind == "regression" else ("loss", "accuracy")
+    names = ("loss",) if task.known_kind == "regression" else ("loss", "accuracy")
     tsv = paths.live(task.name) / "plots" / "metrics"
     return {
         name: pd.read_csv(tsv / "train" / f"{name}.tsv", sep="\t")
@@ -60,22 +60,22 @@ def curves(task: Task) -> dict[str, pd.DataFrame]:
 def score(task: Task, model: torch.nn.Module, config: dict, meta: dict) -> Scored:
     """The model's figures on every split. The figures, plots, per-class figures and
     predictions are of the last split: test, or validation where a task has no test split."""
-    classes, loss_fn = tuple(meta["classes"]), LOSSES[task.kind]()
+    classes, loss_fn = tuple(meta["classes"]), LOSSES[task.known_kind]()
     splits = [s for s in paths.SPLITS if s in meta["rows"]]
     results: dict = {}
     for split in splits:
         data, ids = load_split(paths.features(task.name) / f"{split}.npz", entry(config["name"]).reads)
-        out = outputs(model, data.x, task.kind)
+        out = outputs(model, data.x, task.known_kind)
         y = data.y.numpy()
-        pred, found_score = (t.numpy() for t in decide(out, task.kind, config["threshold"]))
+        pred, found_score = (t.numpy() for t in decide(out, task.known_kind, config["threshold"]))
         found = (
             metrics.regression(y, pred)
-            if task.kind == "regression"
+            if task.known_kind == "regression"
             else metrics.classification(y, pred, found_score, classes)
         )
         results[split] = {"loss": loss_fn(out, data.y).item(), **found}
         results[split] |= meta.get("split_metrics", {}).get(split, {})  # e.g. unseen categories, OOV rate
-    y = y if task.kind == "regression" else y.astype(int)
+    y = y if task.known_kind == "regression" else y.astype(int)
     return Scored(splits[-1], data.x, ids.numpy(), y, out, pred, found_score, results)
 
 
@@ -100,11 +100,11 @@ def draw(
     history = curves(task)
     curves_table(history).to_csv(plots / "curves.csv", index=False, float_format="%.9g")
     figures.curves(history, reports / "curves.png", task.name)
-    if task.kind == "regression":
+    if task.known_kind == "regression":
         figures.predicted_vs_actual(s.y, s.pred, plots / "predicted_vs_actual.png", title)
     else:
         figures.confusion(s.y, s.pred, classes, plots / "confusion.png", title)
-    if task.kind == "binary":
+    if task.known_kind == "binary":
         roc = metrics.roc_points(s.y, s.score)
         figures.roc(roc["fpr"], roc["tpr"], s.results[s.split]["roc_auc"], plots / "roc.png", title)
     if task.is_image:
@@ -135,7 +135,7 @@ def evaluate(task: Task, params: Params) -> None:
         plots, reports = evaluation / "plots", evaluation / "reports"
         plots.mkdir(parents=True)
         reports.mkdir()
-        table = predictions_table(s.ids.tolist(), s.out, task.kind, list(classes), config["threshold"])
+        table = predictions_table(s.ids.tolist(), s.out, task.known_kind, list(classes), config["threshold"])
         table.to_csv(reports / "predictions.csv", index=False, float_format="%.9g")
         draw(task, model, config, classes, s, plots, reports)
         details = metrics.rounded({
@@ -144,7 +144,7 @@ def evaluate(task: Task, params: Params) -> None:
             "sources": read_json(paths.raw(task.name) / SOURCES_FILE),
             "training": read_json(paths.live(task.name) / "metrics.json"),
         })  # fmt: skip
-        headline = metrics.rounded(metrics.headline(task.kind, s.results, s.split))
+        headline = metrics.rounded(metrics.headline(task.known_kind, s.results, s.split))
         write_json(reports / "details.json", details)
         settings = {f"model.{k}": v for k, v in config.items() if k not in ("normalize", "n_in", "n_out")}
         settings |= paths.settings("evaluate", task.name)["train"]

@@ -97,7 +97,7 @@ def train(task: Task, params: Params) -> None:
     # The accuracy curves decide as the model will: at its threshold (binary tasks).
     options = {"checkpoint": checkpoint, "fingerprint": fingerprint, "threshold": config["threshold"]}
     if rank > 0:  # only the first process writes curves, checkpoints and the model
-        fit(model, task.kind, train_split, val_split, cfg, generator, **options)
+        fit(model, task.known_kind, train_split, val_split, cfg, generator, **options)
         dist.barrier()  # torn down only when the first process is done too (else, under load, an abort)
         dist.destroy_process_group()
         return
@@ -106,7 +106,7 @@ def train(task: Task, params: Params) -> None:
     try:
         with PipelineLive(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
             result = fit(
-                model, task.kind, train_split, val_split, cfg, generator,
+                model, task.known_kind, train_split, val_split, cfg, generator,
                 on_epoch=lambda epoch: log_epoch(live, epoch), **options,
             )  # fmt: skip
             # What decides the bits, and nothing that differs between two machines of one kind:

@@ -21,10 +21,14 @@ import yaml
 from reprolab.data.tasks import every
 from reprolab.experiments import runs as experiments
 from tests.conftest import ROOT, TASK_STAGES, FileServer, fixture_pins, for_fixtures, shared
+from tests.helpers import own_data
 
 OUTPUTS = ("dvc.lock", "data/", "models/", "dvclive/", "metrics/", "plots/", "reports/")
-TASKS = every()
-ALL_STAGES = {"plan"} | {f"{s}@{t}" for s in TASK_STAGES for t in TASKS}
+TASKS = every(ROOT / "params.yaml")  # the classic tasks, as the project's params.yaml has them
+OWN = tuple(own_data.BLOCKS)  # and the baseline's tasks of your own data (tests/helpers/own_data.py)
+NAMES = (*TASKS, *OWN)
+ALL_STAGES = {"plan"} | {f"{s}@{t}" for s in TASK_STAGES for t in NAMES}
+INPUTS = ("data/inputs/wine.csv", "data/inputs/digits", "data/inputs/docstrings.csv")
 
 
 def sh(repo: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -44,15 +48,16 @@ def restored(result: subprocess.CompletedProcess | str) -> set[str]:
     return set(experiments.RESTORED.findall(getattr(result, "stdout", result)))
 
 
-def make_repo(repo: Path, mirror_dir: Path) -> Path:
+def make_repo(repo: Path, mirror_dir: Path, own: bool = True) -> Path:
     """A copy of the project's source (no outputs) in a fresh git repository, with the
-    task modules' pinned checksums replaced by those of the fixture files."""
+    task modules' pinned checksums replaced by those of the fixture files; with `own`, three
+    tasks of your own data too, added as README.md says (own_data.py)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     for name in listed:
-        if not name.startswith(OUTPUTS) and (ROOT / name).is_file():
+        if (not name.startswith(OUTPUTS) or name.startswith("data/inputs/")) and (ROOT / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, repo / name)
     for task in TASKS.values():
@@ -63,11 +68,16 @@ def make_repo(repo: Path, mirror_dir: Path) -> Path:
                 if pin is not None:
                     text = text.replace(getattr(source, kind), pin)
         module.write_text(text)
-    params = for_fixtures(yaml.safe_load((repo / "params.yaml").read_text()))
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    if own:
+        own_data.write(repo)
+        params["tasks"] |= own_data.BLOCKS
+    (repo / "params.yaml").write_text(yaml.safe_dump(for_fixtures(params), sort_keys=False))
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "config", "user.email", "ci@example.com")
     sh(repo, "git", "config", "user.name", "CI")
+    if own:
+        sh(repo, sys.executable, "-m", "dvc", "add", "-q", *INPUTS)
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "source")
     return repo

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,9 @@ class TabularEncoder:
         return fill
 
     def filled(self, rows: pd.DataFrame) -> pd.DataFrame:
-        return rows.fillna(self.fill) if self.fill else rows
+        if not self.fill:
+            return rows
+        return rows.astype(dict.fromkeys(self.categorical, object)).fillna(self.fill)
 
     @classmethod
     def fit(
@@ -70,7 +73,7 @@ class TabularEncoder:
         fills_missing: bool = False,
     ) -> TabularEncoder:
         fill = cls.fit_fill(rows, numeric, categorical) if fills_missing else {}
-        rows = rows.fillna(fill) if fill else rows
+        rows = rows.astype(dict.fromkeys(categorical, object)).fillna(fill) if fill else rows
         values = _numeric(rows, numeric, log)
         if standardize and len(rows):
             mean = values.mean(axis=0)
@@ -138,12 +141,13 @@ def featurize(task: Task, config: FeatureParams, seed: int, out: Path) -> tuple[
     encoder = TabularEncoder.fit(
         rows["train"], *kept, standardize=config.standardize, log=log, fills_missing=task.fills_missing
     )
-    arrays, stats = {}, {}
+    arrays: dict[str, dict] = {}
+    stats: dict[str, dict[str, Any]] = {}  # {split: {"unseen_categories": {column: rows}, "filled_cells": n}}
     for split, frame in rows.items():
         x, unseen = encoder.transform(frame)
         arrays[split] = {"x": x, "y": frame[TARGET].to_numpy(), "id": frame.index.to_numpy()}
         if any(unseen.values()):
-            stats[split] = {"unseen_categories": unseen}
+            stats[split] = {"unseen_categories": dict(unseen)}
         if blank := int(frame[[*kept[0], *kept[1]]].isna().to_numpy().sum()):
             stats.setdefault(split, {})["filled_cells"] = blank
     meta = {

@@ -120,6 +120,13 @@ class Task:
         )
 
     @property
+    def known_kind(self) -> Kind:
+        """The kind, once known: a task of your own's is told by its rows (the split stage)."""
+        if self.kind is None:
+            raise UserError(f"task {self.name}: its kind is told by its rows (run: dvc repro split@{self.name})")
+        return self.kind
+
+    @property
     def is_image(self) -> bool:
         return self.image_shape is not None
 

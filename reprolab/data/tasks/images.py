@@ -51,6 +51,7 @@ class ImagesSource(StrictModel):
 
     @model_validator(mode="after")
     def _archives(self) -> ImagesSource:
+        own.pinned((self.images, self.sha256), (self.test, self.test_sha256))
         for location in (self.images, self.test):
             if location is not None and own.is_url(location) and not location.split("?")[0].endswith(ARCHIVES):
                 raise ValueError(f"{location}: a URL of images names a tar archive ({', '.join(ARCHIVES)})")

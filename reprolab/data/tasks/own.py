@@ -62,12 +62,17 @@ def is_url(location: str) -> bool:
     return URL.fullmatch(location) is not None
 
 
+def pinned(*pairs: tuple[str | None, str | None]) -> None:
+    """(location, its sha256) pairs of a source block: a URL needs its sha256 (a validator's check)."""
+    for location, sha256 in pairs:
+        if location is not None and is_url(location) and sha256 is None:
+            raise ValueError(f"{location}: a URL needs its sha256 (`sha256sum` of the file) beside it")
+
+
 def source(location: str, sha256: str | None, unpack: Any = None) -> Source:
     """The Source the download stage reads: a file or folder of the repository, or a URL."""
     name = PurePosixPath(location.split("?")[0]).name
     if is_url(location):
-        if sha256 is None:
-            raise UserError(f"{location}: a URL needs its sha256 (`sha256sum` of the file) beside it")
         return Source(name, (location,), sha256, unpack=unpack)
     return Source(name, (), sha256, path=location)
 

@@ -57,13 +57,14 @@ class TableSource(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TableSource:
+        own.pinned((self.table, self.sha256), (self.test, self.test_sha256))
         for location in (self.table, self.test):
             if location is not None and PurePosixPath(location.split("?")[0]).suffix.lower() not in SUFFIXES:
                 raise ValueError(f"{location}: a table is a {', '.join(SUFFIXES)} file")
         both = sorted(set(self.numeric) & set(self.categorical))
         if both:
             raise ValueError(f"{both[0]!r} is stated both numeric and categorical")
-        named = {self.target, self.id} & (set(self.numeric) | set(self.categorical))
+        named = {self.target, self.id or self.target} & (set(self.numeric) | set(self.categorical))
         if named:
             raise ValueError(f"{sorted(named)[0]!r} is the target or the id, not a feature column")
         return self

@@ -38,6 +38,7 @@ class TextsSource(StrictModel):
 
     @model_validator(mode="after")
     def _suffix(self) -> TextsSource:
+        own.pinned((self.texts, self.sha256), (self.test, self.test_sha256))
         for location in (self.texts, self.test):
             if location is not None and PurePosixPath(location.split("?")[0]).suffix.lower() not in SEPARATORS:
                 raise ValueError(f"{location}: texts are a .csv or .tsv file")
