@@ -1,5 +1,5 @@
 """Digits as a user draws or renders them, given to the committed mnist model: the score of
-`reprolab predict`'s conversion (reprolab/prediction/image_form.py) against a plain resize.
+`reprolab predict`'s conversion (reprolab/data/image_form.py) against a plain resize.
 
 The digits 0-9 are rendered from fonts, dark on a light, slightly noisy ground, at several
 sizes and positions on canvases of several sizes: a set made here, seen by no training or
@@ -58,7 +58,7 @@ def main() -> None:
     from reprolab.core import paths
     from reprolab.learning import model_file
     from reprolab.learning.inference import outputs
-    from reprolab.prediction import image_form
+    from reprolab.data import image_form
 
     saved, model = model_file.load(paths.model("mnist"), "mnist")
     shape = tuple(saved["preprocess"]["image_shape"])

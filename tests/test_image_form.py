@@ -1,4 +1,4 @@
-"""Images as users hold them, brought to the training images' form (reprolab/prediction/image_form.py):
+"""Images as users hold them, brought to the training images' form (reprolab/data/image_form.py):
 mnist's recipe on digits rendered from fonts, dark on light; cifar10's centred square; an
 image already in form passes unchanged."""
 
@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 
 from bench.fontdigits import digits
-from reprolab.prediction import image_form
+from reprolab.data import image_form
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 

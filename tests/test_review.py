@@ -66,18 +66,20 @@ def two_commits(tmp_path) -> Path:
     )
     (repo / "dvc.yaml").write_text(
         "metrics:\n  - metrics/task.json\n  - metrics/other.json\nplots:\n"
-        "  - task-loss:\n      x: step\n      y:\n        curves/loss.tsv: loss\n"
-        "  - other-loss:\n      x: step\n      y:\n        curves/other.tsv: loss\n"
+        "  - plots/task/curves.csv:\n      x: epoch\n      y: value\n"
+        "  - plots/other/curves.csv:\n      x: epoch\n      y: value\n"
     )
     (repo / "metrics/other.json").parent.mkdir()
     (repo / "metrics/other.json").write_text(json.dumps({"test": {"accuracy": 0.5}}))
-    (repo / "curves").mkdir()
-    (repo / "curves/other.tsv").write_text("step\tloss\n0\t1.0\n1\t0.5\n")  # a task this change leaves alone
+    for task in ("task", "other"):
+        (repo / "plots" / task).mkdir(parents=True)
+    curves = "epoch,split,metric,value\n1,train,loss,1.0\n2,train,loss,{}\n"
+    (repo / "plots/other/curves.csv").write_text(curves.format(0.5))  # a task this change leaves alone
 
     def commit(lr: float, accuracy: float, message: str) -> None:
         (repo / "params.yaml").write_text(f"train:\n  lr: {lr}\n")
         (repo / "metrics/task.json").write_text(json.dumps({"test": {"accuracy": accuracy}}))
-        (repo / "curves/loss.tsv").write_text("step\tloss\n0\t1.0\n1\t" + str(1 - accuracy) + "\n")
+        (repo / "plots/task/curves.csv").write_text(curves.format(1 - accuracy))
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", message)
 
@@ -103,9 +105,9 @@ def test_a_regression_fails_the_report_and_is_named(two_commits):
     text = (two_commits / "report/report.md").read_text()
     assert "| params.yaml:train.lr | 0.1 | 0.5 |" in text
     assert "| metrics/task.json:test.accuracy | 0.9 | 0.88 | -0.02 |" in text
-    png = (two_commits / "report/task-loss.png").read_bytes()
+    png = (two_commits / "report/task-curves.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 1000
-    assert not (two_commits / "report/other-loss.png").exists()  # curves only of what changed
+    assert not (two_commits / "report/other-curves.png").exists()  # curves only of what changed
 
 
 def test_the_base_is_the_merge_base_not_the_previous_commit(two_commits):

@@ -107,14 +107,13 @@ def draw(
     if task.known_kind == "binary":
         roc = metrics.roc_points(s.y, s.score)
         figures.roc(roc["fpr"], roc["tpr"], s.results[s.split]["roc_auc"], plots / "roc.png", title)
-    if task.is_image:
-        wrong = np.flatnonzero(s.pred != s.y)[:32]
+    if task.is_image and (wrong := np.flatnonzero(s.pred != s.y)[:32]).size:
         captions = [f"{classes[s.y[i]]} as {classes[s.pred[i]]}" for i in wrong]
         figures.image_grid(s.x[wrong].numpy(), captions, plots / "misclassified.png", f"{title}: errors")
-        if config["name"] == "linear":  # "the weights look like digits"
-            layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
-            weights = layer.weight.detach().numpy().reshape(len(classes), *(task.image_shape or ()))
-            figures.image_grid(weights, list(classes), plots / "weights.png", f"{task.name}: weights per class")
+    if task.is_image and config["name"] == "linear":  # "the weights look like digits"
+        layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+        weights = layer.weight.detach().numpy().reshape(len(classes), *(task.image_shape or ()))
+        figures.image_grid(weights, list(classes), plots / "weights.png", f"{task.name}: weights per class")
     if task.report is not None:
         rows = read_split(task, s.split).loc[s.ids, list(task.extras)]
         subsets, tables = task.report(rows, s.y, s.pred, s.score)

@@ -36,11 +36,21 @@ import yaml
 
 from reprolab.core.errors import UserError
 from reprolab.core.files import read_json, write_json, write_text
+from reprolab.data import tasks
 from reprolab.experiments import runs as experiments
 from reprolab.experiments import studies
 
 SPACE_FILE = Path("search.yaml")
 OUT = Path("reports/search")
+# The search of a task of your own that search.yaml does not name: its learning rate and dropout,
+# on its validation loss (whatever its kind). Name the task in search.yaml to search otherwise.
+OWN_SEARCH = {
+    "metric": "val.loss",
+    "direction": "minimize",
+    "trials": 8,
+    "batch": 2,
+    "space": {"train.lr": {"low": 0.0001, "high": 0.03, "log": True}, "model.dropout": {"choices": [0.0, 0.3]}},
+}
 
 
 def _distribution(spec: dict[str, Any]):
@@ -59,7 +69,7 @@ def _distribution(spec: dict[str, Any]):
 def load_space(name: str, path: Path = SPACE_FILE) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
-        spec = data[name]
+        spec = data[name] if name in data or name in tasks.NAMES or name not in tasks.names() else OWN_SEARCH
         seeds = spec.get("seeds", data["seed"])
         return {
             "task": spec.get("task", name),

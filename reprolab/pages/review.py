@@ -3,7 +3,7 @@
     python -m reprolab.pages.review --base main [--out report] [--gate gate.yaml]
 
 Compares the workspace with the merge-base of BASE and HEAD (not HEAD~1): params
-that changed, every metric's old and new value, and the loss/accuracy curves of
+that changed, every metric's old and new value, and the curves (plots/T/curves.csv) of
 both revisions rendered to PNG (vl-convert, no browser). Writes OUT/report.md and
 OUT/*.png, prints the report, and exits 1 when a metric regressed by more than
 gate.yaml allows, naming each one.
@@ -133,17 +133,18 @@ def changed_tasks(changes: list[Change], param_names: list[str]) -> set[str]:
 
 
 def render_plots(base: str, out: Path, tasks: set[str]) -> list[str]:
-    """PNG files of the loss and accuracy curves ("T-loss", "T-accuracy") of the given tasks,
-    base and workspace in one chart each."""
+    """PNG files of the curves of the given tasks (plots/T/curves.csv: T-curves.png), base and
+    workspace in one chart each."""
     import vl_convert
 
     shown = json.loads(_run("dvc", "plots", "diff", base, "--json"))
     files = []
     for plot_id, renders in sorted(shown.get("data", {}).items()):
-        task, _, curve = plot_id.rpartition("-")
-        if curve not in ("loss", "accuracy") or task not in tasks or not renders:
+        folder, _, file = plot_id.rpartition("/")
+        task = folder.rpartition("/")[2]
+        if file != "curves.csv" or task not in tasks or not renders or renders[0].get("type") != "vega":
             continue
-        name = f"{plot_id}.png"
+        name = f"{task}-curves.png"
         with atomic_path(out / name) as tmp:
             tmp.write_bytes(vl_convert.vegalite_to_png(renders[0]["content"], scale=1))
         files.append(name)

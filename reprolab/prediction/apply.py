@@ -5,7 +5,7 @@
 Tables: a CSV whose header names the feature columns (others are ignored, in any order),
 or, for a task with a headerless raw format (NSL-KDD), its lines with or without the
 trailing label columns. Images: image files or folders of them, brought to the form of the
-training images (reprolab/prediction/image_form.py: for mnist a light digit, centred, on a dark ground).
+training images (reprolab/data/image_form.py: for mnist a light digit, centred, on a dark ground).
 Text: a file of texts, one a line, or a CSV (TSV) with the task's text column (news: `title`).
 The output has one row per input: its id, the predicted label by name and the probability
 of each class (regression: the predicted value). Blank lines are skipped, and said so; the
@@ -42,7 +42,7 @@ from reprolab.data.tasks.base import check_values, load_csv
 from reprolab.evaluation.predictions import predictions_table
 from reprolab.learning.inference import EVAL_BATCH, outputs
 from reprolab.learning.models import entry
-from reprolab.prediction import image_form
+from reprolab.data import image_form
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -11,7 +11,7 @@ Declared in params.yaml alone:
         source: {images: data/inputs/leaves, size: [64, 64]}
 
 Images of any size, mode and format Pillow reads are brought to `size` (height, width) and
-`mode` (RGB or L) by the conversion `reprolab predict` uses (reprolab/prediction/image_form.py:
+`mode` (RGB or L) by the conversion `reprolab predict` uses (reprolab/data/image_form.py:
 the largest centred part of that shape, resized), so that a prediction sees what training saw.
 A file Pillow cannot read is skipped and counted in one warning (a class left with none is
 refused); an image over predict's size limit is refused. The class folders' names are the
@@ -87,7 +87,7 @@ def class_folders(folder: Path, where: str) -> list[Path]:
 def _decoded(folder: Path, shape: tuple[int, int, int], where: str, stamp: int) -> tuple[Images, tuple[str, ...]]:
     """(the images of every class folder, in the training form, with their labels; the classes).
     `stamp`: the folder's time, so that an edited folder is read again."""
-    from reprolab.prediction import image_form
+    from reprolab.data import image_form
 
     classes = class_folders(folder, where)
     pixels, labels, skipped, done = [], [], Counter[str](), Counter[str]()
@@ -180,5 +180,9 @@ def task(name: str, block: Any) -> Task:
         image_shape=source.shape,
         describe=describe,
         defaults=DEFAULTS,
+        limits=(
+            f"Every image was brought to {width}x{height} {source.mode} as `reprolab predict` brings a new one; "
+            "files Pillow could not read were skipped.",
+        ),
     )
     return base

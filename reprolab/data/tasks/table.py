@@ -270,6 +270,10 @@ def task(name: str, block: Any) -> Task:
         predefined_test=source.test is not None,
         describe=describe,
         defaults=DEFAULTS,
+        limits=(
+            f"The kind, the columns and the classes were told by the rows (data/split/{name}/schema.json); "
+            "a block states them otherwise.",
+        ),
         fills_missing=True,
     )
     return base

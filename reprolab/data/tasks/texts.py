@@ -129,5 +129,9 @@ def task(name: str, block: Any) -> Task:
         text=source.text,
         describe=describe,
         defaults=DEFAULTS,
+        limits=(
+            "The texts are tokenized as news's headlines are: punctuation to spaces, lower case, "
+            "words and their n-grams.",
+        ),
     )
     return base
