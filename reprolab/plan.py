@@ -58,7 +58,10 @@ def _block(part: str) -> Callable[[Params, str], dict]:
 def _inputs(checked: Params, task: str) -> dict[str, str] | None:
     """A task of your own's files under data/inputs/, by sha256 (checked against their pins):
     an edit to one re-runs that task's download and what follows. None: no such file."""
-    found = {s.path: sources.input_sha256(s) for s in tasks.get(task).sources if s.path}
+    try:
+        found = {s.path: sources.input_sha256(s) for s in tasks.get(task).sources if s.path}
+    except UserError as err:
+        raise UserError(f"task {task}: {err}") from None
     return found or None
 
 

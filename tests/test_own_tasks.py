@@ -13,7 +13,7 @@ from PIL import Image
 from reprolab.core.errors import UserError
 from reprolab.data import sources
 from reprolab.data.features.table import TabularEncoder
-from reprolab.data.tasks import get, module_of
+from reprolab.data.tasks import every, get, module_of
 from reprolab.data.tasks.base import TARGET
 
 
@@ -238,3 +238,33 @@ def test_a_file_of_texts(tmp_path, caplog):
     assert task.read(tmp_path)["all"]["body"].tolist()[:2] == ["text 0", "text 1"]
     wrong = get("notes", {"source": {"texts": "data/inputs/t.tsv", "text": "title", "label": "team"}})
     fails(r"t\.tsv: task notes: no column 'title' \(the columns: body, team\)", wrong.describe, tmp_path)
+
+
+def test_a_task_of_your_own_with_no_search_of_its_own_gets_the_default_one(tmp_path, monkeypatch):
+    from reprolab.experiments import search
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("tasks:\n  mine:\n    source: {table: data/inputs/t.csv, target: y}\n")
+    (tmp_path / "search.yaml").write_text("seed: 42\n")
+    space = search.load_space("mine", tmp_path / "search.yaml")
+    assert (space["task"], space["metric"], sorted(space["space"])) == (
+        "mine",
+        "val.loss",
+        ["model.dropout", "train.lr"],
+    )
+    fails("search.yaml: needs seed, and other: metric", search.load_space, "other", tmp_path / "search.yaml")
+
+
+def test_the_plan_refuses_a_missing_file_naming_its_task(tmp_path, monkeypatch):
+    from reprolab import plan
+    from reprolab.core import params
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(
+        "seed: 1\ndevice: auto\nreproducible: portable\n"
+        "train: {epochs: 2, batch_size: 8, lr: 0.01, optimizer: adam, momentum: 0.9, weight_decay: 0.0,"
+        " scheduler: none, step_size: 1, gamma: 0.5, patience: 0, threads: 1, augment: false}\n"
+        "tasks:\n  mine:\n    source: {table: data/inputs/t.csv, target: y}\n"
+    )
+    checked = params.load(every(), complete=True)
+    fails("^task mine: data/inputs/t.csv: not found", plan.plans, checked)
