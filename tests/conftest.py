@@ -154,13 +154,14 @@ def offline(monkeypatch) -> None:
 
 
 def for_fixtures(data: dict) -> dict:
-    """The project's params made for the small fixture files: at most 3 epochs a task, and news's
-    n-grams in 4,096 buckets (not 262,144 x 64 weights to train, save, cache and push)."""
+    """The project's params made for the small fixture files: at most 3 epochs a task, and the
+    text tasks' n-grams in 4,096 buckets (not 262,144 x 64 weights to train, save, cache and push)."""
     for block in data["tasks"].values():
         train = block.setdefault("train", {})
         train["epochs"] = min(train.get("epochs", data["train"]["epochs"]), 3)
-    if "news" in data["tasks"]:
-        data["tasks"]["news"]["features"]["buckets"] = 4096
+    for name, block in data["tasks"].items():  # news's n-grams, and any texts task's of your own
+        if name == "news" or "texts" in block.get("source", {}):
+            block.setdefault("features", {})["buckets"] = 4096
     return data
 
 

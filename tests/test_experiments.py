@@ -55,6 +55,8 @@ def test_queued_experiments_run_two_at_a_time(repo):
     def workspace() -> tuple[str, str]:  # the last experiment above is applied: compare with that
         return sh(repo, "git", "status", "--porcelain").stdout, sh(repo, "git", "diff").stdout
 
+    sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, not the experiment applied above
+    sh(repo, "dvc", "checkout", "-q", "--force")
     before = workspace()
     rates = (0.002, 0.02, 0.2)
     for lr in rates:

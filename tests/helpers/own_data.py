@@ -36,13 +36,14 @@ def wine() -> pd.DataFrame:
     return data.frame.drop(columns="target").assign(cultivar=names[data.target.to_numpy()])
 
 
-def write_digits(folder: Path) -> None:
-    """scikit-learn's 1,797 handwritten digits (8x8, 17 grey levels) as PNG files in a folder a digit."""
+def write_digits(folder: Path, count: int = 500) -> None:
+    """The first `count` of scikit-learn's 1,797 handwritten digits (8x8, 17 grey levels) as PNG
+    files in a folder a digit."""
     from PIL import Image
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    for i, (image, digit) in enumerate(zip(data.images, data.target, strict=True)):
+    for i, (image, digit) in enumerate(zip(data.images[:count], data.target[:count], strict=True)):
         (folder / str(digit)).mkdir(parents=True, exist_ok=True)
         Image.fromarray((image * 15).astype(np.uint8), mode="L").save(folder / str(digit) / f"{i:04d}.png")
 
