@@ -56,9 +56,9 @@ def main() -> None:
     from PIL import Image
 
     from reprolab.core import paths
+    from reprolab.data import image_form
     from reprolab.learning import model_file
     from reprolab.learning.inference import outputs
-    from reprolab.data import image_form
 
     saved, model = model_file.load(paths.model("mnist"), "mnist")
     shape = tuple(saved["preprocess"]["image_shape"])
@@ -66,7 +66,7 @@ def main() -> None:
     for label, grey in digits():
         labels.append(label)
         plain.append(np.asarray(Image.fromarray(grey).resize(shape[1:][::-1], Image.Resampling.BILINEAR))[None])
-        converted.append(image_form.conform(grey, shape, done))
+        converted.append(image_form.conform(grey, shape, done, "digit"))
     for name, images in (("a plain resize (before)", plain), ("predict's conversion", converted)):
         probabilities = outputs(model, torch.from_numpy(np.stack(images)), saved["kind"])
         right = (probabilities.argmax(1).numpy() == np.array(labels)).mean()

@@ -48,7 +48,9 @@ def test_each_of_your_tasks_is_built_and_recorded_as_a_classic_one(repo):
     assert json.loads((repo / "data/split/digits/schema.json").read_text())["classes"] == [str(d) for d in range(10)]
     docs = json.loads((repo / "data/split/docstrings/schema.json").read_text())
     assert docs["classes"] == sorted(own_data.PACKAGES)
-    assert json.loads((repo / "metrics/wine.json").read_text())["test"]["accuracy"] > 0.5  # above chance (0.40), in 3 epochs
+    assert (
+        json.loads((repo / "metrics/wine.json").read_text())["test"]["accuracy"] > 0.5
+    )  # above chance (0.40), in 3 epochs
 
 
 def _predict(repo: Path, name: str, *inputs: str) -> list[dict]:

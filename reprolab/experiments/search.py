@@ -44,7 +44,7 @@ SPACE_FILE = Path("search.yaml")
 OUT = Path("reports/search")
 # The search of a task of your own that search.yaml does not name: its learning rate and dropout,
 # on its validation loss (whatever its kind). Name the task in search.yaml to search otherwise.
-OWN_SEARCH = {
+OWN_SEARCH: dict[str, Any] = {
     "metric": "val.loss",
     "direction": "minimize",
     "trials": 8,

@@ -36,13 +36,13 @@ import torch
 from torch import Tensor
 
 from reprolab.core.errors import UserError
+from reprolab.data import image_form
 from reprolab.data.features.table import TabularEncoder
 from reprolab.data.features.text import TextEncoder
 from reprolab.data.tasks.base import check_values, load_csv
 from reprolab.evaluation.predictions import predictions_table
 from reprolab.learning.inference import EVAL_BATCH, outputs
 from reprolab.learning.models import entry
-from reprolab.data import image_form
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -115,7 +114,7 @@ def _decoded(folder: Path, shape: tuple[int, int, int], where: str, stamp: int) 
 
 
 class Folder:
-    def __init__(self, name: str, source: ImagesSource, split: own.OwnSplit, sources: list[Source]) -> None:
+    def __init__(self, name: str, source: ImagesSource, split: own.OwnSplit, sources: tuple[Source, ...]) -> None:
         self.name, self.source, self.split, self.sources = name, source, split, sources
 
     def folders(self, raw_dir: Path) -> dict[str, Path]:
@@ -157,32 +156,21 @@ class Folder:
 
 def task(name: str, block: Any) -> Task:
     source = own.checked(ImagesSource, block, name)
-    locations = [(source.images, source.sha256), *([(source.test, source.test_sha256)] if source.test else [])]
-    sources = [own.source(where, sha256, unpack="tar" if own.is_url(where) else None) for where, sha256 in locations]
-    folder = Folder(name, source, own.split_part(block, name), sources)
-
-    def describe(raw_dir: Path) -> Task:
-        described = folder.describe(base, raw_dir)
-        return replace(described, read=functools.partial(folder.read, described), describe=None)
-
+    sources = own.sources(source.images, source.sha256, source.test, source.test_sha256, unpack="tar")
     channels, height, width = source.shape
-    base = Task(
+    return own.task(
+        Folder(name, source, own.split_part(block, name), sources),
         name=name,
         kind=None,
         about=f"{name}: your images, {PurePosixPath(source.images).name}, as {width}x{height} {source.mode}.",
-        read=lambda raw_dir: describe(raw_dir).read(raw_dir),
         numeric=(),
-        sources=tuple(sources),
+        sources=sources,
         source_params=ImagesSource,
-        split_params=own.OwnSplit,
         features_params=FeatureParams,
-        predefined_test=source.test is not None,
         image_shape=source.shape,
-        describe=describe,
         defaults=DEFAULTS,
         limits=(
             f"Every image was brought to {width}x{height} {source.mode} as `reprolab predict` brings a new one; "
             "files Pillow could not read were skipped.",
         ),
     )
-    return base

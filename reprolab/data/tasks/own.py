@@ -10,19 +10,21 @@ fetches the classic tasks' files (reprolab/data/sources.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
 from collections.abc import Mapping
-from pathlib import PurePosixPath
-from typing import Annotated, Any, TypeVar
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Protocol, TypeVar
 
 import pandas as pd
 from pydantic import AfterValidator, Field, ValidationError
 
 from reprolab.core.errors import UserError
 from reprolab.core.params import PARAMS_FILE, Fraction, Seed, SplitParams, StrictModel, describe_error
-from reprolab.data.tasks.base import Source
+from reprolab.data.tasks.base import Source, Task
 
 INPUTS = "data/inputs"
 URL = re.compile(r"https?://[^\s/]+/\S+")
@@ -75,6 +77,40 @@ def source(location: str, sha256: str | None, unpack: Any = None) -> Source:
     if is_url(location):
         return Source(name, (location,), sha256, unpack=unpack)
     return Source(name, (), sha256, path=location)
+
+
+def sources(
+    data: str, sha256: str | None, test: str | None, test_sha256: str | None, unpack: Any = None
+) -> tuple[Source, ...]:
+    """A block's sources: its data, then its test data where it names some (a URL's unpacked so)."""
+    pairs = [(data, sha256), *([(test, test_sha256)] if test else [])]
+    return tuple(source(where, pin, unpack if is_url(where) else None) for where, pin in pairs)
+
+
+class Reader(Protocol):
+    """What reads a kind of data of your own (table.Table, images.Folder, texts.Texts)."""
+
+    def describe(self, task: Task, raw_dir: Path) -> Task: ...  # the task as its rows are
+
+    def read(self, task: Task, raw_dir: Path) -> Any: ...  # its rows, as that task
+
+
+def task(reader: Reader, **fields: Any) -> Task:
+    """A task of your own, whose `describe` (the split stage's) finds what its rows are and
+    returns the task as they are, reading them with `reader`."""
+
+    def describe(raw_dir: Path) -> Task:
+        described = reader.describe(base, raw_dir)
+        return replace(described, read=functools.partial(reader.read, described), describe=None)
+
+    base = Task(
+        read=lambda raw_dir: describe(raw_dir).read(raw_dir),
+        describe=describe,
+        split_params=OwnSplit,
+        predefined_test=len(fields["sources"]) > 1,
+        **fields,
+    )
+    return base
 
 
 M = TypeVar("M", bound=StrictModel)

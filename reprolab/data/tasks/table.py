@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -115,7 +114,7 @@ def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
 class Table:
     """A table task's source and how its rows read; `describe` finds what they are."""
 
-    def __init__(self, name: str, source: TableSource, split: own.OwnSplit, sources: list[Source]) -> None:
+    def __init__(self, name: str, source: TableSource, split: own.OwnSplit, sources: tuple[Source, ...]) -> None:
         self.name, self.source, self.split, self.sources = name, source, split, sources
 
     def files(self, raw_dir: Path) -> dict[str, Path]:
@@ -246,29 +245,17 @@ class Table:
 
 def task(name: str, block: Any) -> Task:
     source = own.checked(TableSource, block, name)
-    locations = [(source.table, source.sha256), *([(source.test, source.test_sha256)] if source.test else [])]
-    sources = [
-        own.source(where, sha256, unpack="gzip" if where.endswith(".gz") else None) for where, sha256 in locations
-    ]
-    table = Table(name, source, own.split_part(block, name), sources)
-
-    def describe(raw_dir: Path) -> Task:
-        described = table.describe(base, raw_dir)
-        return replace(described, read=functools.partial(table.read, described), describe=None)
-
-    base = Task(
+    sources = own.sources(source.table, source.sha256, source.test, source.test_sha256)
+    return own.task(
+        Table(name, source, own.split_part(block, name), sources),
         name=name,
         kind=source.kind,
         about=f"{name}: your table {PurePosixPath(source.table).name}; {source.target!r} predicted from the rest.",
-        read=lambda raw_dir: describe(raw_dir).read(raw_dir),
         numeric=tuple(source.numeric),
         categorical=tuple(source.categorical),
-        sources=tuple(sources),
+        sources=sources,
         source_params=TableSource,
-        split_params=own.OwnSplit,
         features_params=FeatureParams,
-        predefined_test=source.test is not None,
-        describe=describe,
         defaults=DEFAULTS,
         limits=(
             f"The kind, the columns and the classes were told by the rows (data/split/{name}/schema.json); "
@@ -276,4 +263,3 @@ def task(name: str, block: Any) -> Task:
         ),
         fills_missing=True,
     )
-    return base

@@ -13,7 +13,6 @@ featurize stage tokenizes them as it does news's headlines (reprolab/data/featur
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -62,7 +61,7 @@ def _load(path: Path, stamp: tuple[int, int]) -> pd.DataFrame:
 
 
 class Texts:
-    def __init__(self, name: str, source: TextsSource, split: own.OwnSplit, sources: list[Source]) -> None:
+    def __init__(self, name: str, source: TextsSource, split: own.OwnSplit, sources: tuple[Source, ...]) -> None:
         self.name, self.source, self.split, self.sources = name, source, split, sources
 
     def frames(self, raw_dir: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
@@ -108,30 +107,20 @@ class Texts:
 
 def task(name: str, block: Any) -> Task:
     source = own.checked(TextsSource, block, name)
-    locations = [(source.texts, source.sha256), *([(source.test, source.test_sha256)] if source.test else [])]
-    texts = Texts(name, source, own.split_part(block, name), [own.source(w, sha) for w, sha in locations])
-
-    def describe(raw_dir: Path) -> Task:
-        described = texts.describe(base, raw_dir)
-        return replace(described, read=functools.partial(texts.read, described), describe=None)
-
-    base = Task(
+    sources = own.sources(source.texts, source.sha256, source.test, source.test_sha256)
+    return own.task(
+        Texts(name, source, own.split_part(block, name), sources),
         name=name,
         kind=None,
         about=f"{name}: your texts, {PurePosixPath(source.texts).name}: {source.label!r} told from {source.text!r}.",
-        read=lambda raw_dir: describe(raw_dir).read(raw_dir),
         numeric=(),
-        sources=tuple(texts.sources),
+        sources=sources,
         source_params=TextsSource,
-        split_params=own.OwnSplit,
         features_params=TextFeatures,
-        predefined_test=source.test is not None,
         text=source.text,
-        describe=describe,
         defaults=DEFAULTS,
         limits=(
             "The texts are tokenized as news's headlines are: punctuation to spaces, lower case, "
             "words and their n-grams.",
         ),
     )
-    return base
