@@ -57,6 +57,7 @@ def test_queued_experiments_run_two_at_a_time(repo):
 
     sh(repo, "git", "reset", "-q", "--hard")  # the committed baseline, not the experiment applied above
     sh(repo, "dvc", "checkout", "-q", "--force")
+    sh(repo, "dvc", "exp", "remove", "--all-commits")  # and none of the experiments above in the table
     before = workspace()
     rates = (0.002, 0.02, 0.2)
     for lr in rates:
