@@ -40,7 +40,7 @@ plan: $(SETUP)  ## which stages an edit will re-run, and why (before anything ru
 push: $(SETUP)  ## send the outputs, every run's entry and the runs' outputs to the DVC remote (a teammate's dvc repro --pull restores them)
 	python -m reprolab.experiments.sharing
 
-test: $(SETUP)  ## the test suite (offline; about 13 minutes on 2 cores, see docs/testing.md)
+test: $(SETUP)  ## the test suite (offline; about 13 to 18 minutes on 2 cores, see docs/testing.md)
 	python -m pytest
 
 quick: $(SETUP)  ## the tests not marked end-to-end, in about 90 s: the edit loop's check (see docs/testing.md)
